@@ -1,0 +1,76 @@
+/* SecLang transformation functions (t:...).
+ *
+ * Contract: xform_apply is a pure function of its input (and the unicode map
+ * for urlDecodeUni). It returns 0 when the output equals the input (then
+ * *out/*outlen are the input), 1 when it produced new bytes in the arena,
+ * -1 when the arena is exhausted. Semantics follow ModSecurity v3 so CRS
+ * behaves as its authors tested it. */
+#ifndef MAMORI_WAF_TRANSFORMS_H
+#define MAMORI_WAF_TRANSFORMS_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+enum xform_id {
+    XF_NONE = 0,
+    XF_LOWERCASE,
+    XF_UPPERCASE,
+    XF_URLDECODE,
+    XF_URLDECODEUNI,
+    XF_URLENCODE,
+    XF_HTMLENTITYDECODE,
+    XF_JSDECODE,
+    XF_CSSDECODE,
+    XF_ESCAPESEQDECODE,
+    XF_UTF8TOUNICODE,
+    XF_REMOVENULLS,
+    XF_REPLACENULLS,
+    XF_REMOVEWHITESPACE,
+    XF_COMPRESSWHITESPACE,
+    XF_REPLACECOMMENTS,
+    XF_REMOVECOMMENTS,
+    XF_REMOVECOMMENTSCHAR,
+    XF_NORMALIZEPATH,
+    XF_NORMALIZEPATHWIN,
+    XF_CMDLINE,
+    XF_LENGTH,
+    XF_BASE64DECODE,
+    XF_BASE64DECODEEXT,
+    XF_BASE64ENCODE,
+    XF_HEXDECODE,
+    XF_HEXENCODE,
+    XF_SHA1,
+    XF_MD5,
+    XF_TRIM,
+    XF_TRIMLEFT,
+    XF_TRIMRIGHT,
+    XF_SQLHEXDECODE,
+    XF_PARITYEVEN7BIT,
+    XF_PARITYODD7BIT,
+    XF_PARITYZERO7BIT,
+    XF__COUNT
+};
+
+/* Unicode map for urlDecodeUni (SecUnicodeMapFile): map[cp] = byte + 1, or 0
+ * when the code point is not in the chosen code page. */
+struct xform_unicode_map {
+    uint16_t map[65536];
+};
+
+struct xform_env {
+    const struct xform_unicode_map *unicode; /* may be NULL */
+};
+
+/* Name as written after "t:" (case-insensitive); -1 if unknown. */
+int xform_lookup(const char *name, size_t n);
+const char *xform_name(enum xform_id id);
+
+int xform_apply(enum xform_id id, const struct xform_env *env, struct arena *a, const char *in,
+                size_t inlen, const char **out, size_t *outlen);
+
+/* Loads one code page of a unicode.mapping file. Returns 0, or -1 with err. */
+int xform_unicode_map_load(const char *path, unsigned codepage, struct xform_unicode_map *m,
+                           char *err, size_t errlen);
+
+#endif
