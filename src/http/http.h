@@ -46,6 +46,16 @@ struct http_error {
     size_t offset;      /* byte offset in the input where it went wrong */
 };
 
+/* Which of the four request-target forms (RFC 9112 3.2) was sent. OTHER is
+ * only produced in lenient mode (e.g. "GET index.html"). */
+enum http_target_form {
+    HTTP_FORM_ORIGIN = 0,    /* "/path?query" */
+    HTTP_FORM_ABSOLUTE = 1,  /* "http://host/path" (proxy-style) */
+    HTTP_FORM_AUTHORITY = 2, /* "host:port" (CONNECT) */
+    HTTP_FORM_ASTERISK = 3,  /* "*" (OPTIONS) */
+    HTTP_FORM_OTHER = 4,
+};
+
 struct http_request {
     struct str line;    /* the request line without its line end */
     struct str method;
@@ -61,6 +71,9 @@ struct http_request {
     bool chunked;           /* Transfer-Encoding: chunked (last coding) */
     bool keep_alive;
     bool has_body;          /* content_length > 0 or chunked */
+    /* Added by the parser module (compatible extension): */
+    enum http_target_form form;
+    struct str authority; /* host[:port] of absolute-form and authority-form targets, else n==0 */
 };
 
 struct http_response {
@@ -96,10 +109,15 @@ struct http_chunked {
     int state;
     uint64_t remaining;
     size_t line_len;
-    size_t max_body; /* total decoded bytes allowed (413 past it) */
+    size_t max_body; /* total decoded bytes allowed (413 past it); SIZE_MAX = no limit */
     uint64_t total;
+    uint64_t in_off; /* input bytes consumed so far (for err->offset) */
 };
 void http_chunked_init(struct http_chunked *c, size_t max_body);
+/* out may be NULL: data bytes are then skipped but still counted in
+ * *produced (framing-only use). AGAIN with *consumed < in_len means out is
+ * full: call again with the rest. After OK, bytes past *consumed belong to
+ * the next message. */
 int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, size_t *consumed,
                         char *out, size_t out_cap, size_t *produced, struct http_error *err);
 

@@ -47,12 +47,14 @@ struct multipart_info {
     bool invalid_part;
     bool invalid_header_folding;
     bool file_limit_exceeded;
-    bool unmatched_boundary;
+    bool unmatched_boundary;          /* MULTIPART_UNMATCHED_BOUNDARY == 1 */
+    unsigned char unmatched_boundary_level; /* its value: 0, 1, or 2 (matched after all) */
+    bool crlf_lf_lines;               /* MULTIPART_CRLF_LF_LINES: crlf_line && lf_line */
     bool error;             /* REQBODY_PROCESSOR_ERROR / MULTIPART_STRICT_ERROR inputs */
     bool strict_error;      /* OR of the flags ModSecurity folds into MULTIPART_STRICT_ERROR */
     unsigned files;
     uint64_t files_combined_size;
-    char boundary[128];
+    char boundary[1025]; /* C-Types over 1024 bytes are refused */
 };
 
 /* content_type: the full Content-Type header value. max_files bounds file

@@ -4,7 +4,9 @@
  *
  * Contract: every object is built once at rule-load time, is immutable
  * afterwards and may be used from many threads at once; match functions keep
- * their scratch state on the stack or in thread-local storage. */
+ * their scratch state on the stack or in thread-local storage. Error texts
+ * say what is wrong without naming the operator; the caller prefixes it.
+ * See docs/internals/matchers.md. */
 #ifndef MAMORI_WAF_MATCHERS_H
 #define MAMORI_WAF_MATCHERS_H
 #include <stdbool.h>
@@ -19,26 +21,41 @@ struct rx *rx_compile(const char *pattern, size_t len, uint32_t match_limit, cha
                       size_t errlen);
 void rx_free(struct rx *r);
 /* Returns 1 on match, 0 on no match, -1 on error (match limit hit: the
- * caller records it as MSC_PCRE_LIMITS_EXCEEDED). On a match, caps[0..ncap)
- * receive up to ncap (start, end) offset pairs of group 0..9 (unset groups
- * are (-1,-1)); *ncap_out receives how many were filled. */
+ * caller records it as MSC_PCRE_LIMITS_EXCEEDED). ncap counts pairs: caps
+ * must hold 2*ncap longs. On a match, caps[2i], caps[2i+1] receive the
+ * (start, end) byte offsets of group i for i < *ncap_out, where *ncap_out is
+ * min(ncap, 10, 1 + highest group that took part in the match); groups
+ * inside that range that did not take part are (-1,-1). caps may be NULL
+ * when only the verdict is wanted. An empty pattern is compiled as ".*"
+ * (ModSecurity does the same). */
 int rx_match(const struct rx *r, const char *s, size_t n, long *caps, int ncap, int *ncap_out);
 /* Number of capture groups in the pattern. */
 int rx_groups(const struct rx *r);
 
 /* ---- @pm: case-insensitive multi-pattern match (Aho-Corasick) ----------- */
 struct pm;
+/* Phrases may hold any byte (NUL too); empty ones are ignored. A set with
+ * no phrase is valid and never matches. NULL only when out of memory or too
+ * large (more than 2^30 trie states). */
 struct pm *pm_build(const char *const *pats, const size_t *lens, size_t n);
-/* Parses @pm's argument: space-separated phrases (ModSecurity also splits on
- * spaces; no quoting). */
+/* Parses @pm's argument: whitespace-separated phrases. As in ModSecurity,
+ * an argument wrapped in double quotes is unwrapped, \\ \" \: \; are
+ * escapes and |41 42| is hex for bytes (hex bytes never split a phrase).
+ * An argument with a bad escape or hex run is split as plain text, as
+ * ModSecurity does. NULL when there is no phrase (or out of memory);
+ * pm_parse_words says why. */
 struct pm *pm_build_from_words(const char *arg, size_t len);
+struct pm *pm_parse_words(const char *arg, size_t len, char *err, size_t errlen);
 /* Reads @pmFromFile files: one phrase per line, '#' comments and blank lines
  * skipped, CR stripped. paths is space-separated; relative names are
  * resolved against base_dir. Returns NULL with err on I/O errors. */
 struct pm *pm_build_from_files(const char *paths, const char *base_dir, char *err, size_t errlen);
 void pm_free(struct pm *p);
+/* Distinct phrases in the set, and bytes of heap it holds (for logs). */
+size_t pm_count(const struct pm *p);
+size_t pm_memory(const struct pm *p);
 /* First match in s (leftmost end, then longest): returns true and sets
- * *off/*len of the matched phrase in s. */
+ * *off and *len to the matched phrase in s. */
 bool pm_match(const struct pm *p, const char *s, size_t n, size_t *off, size_t *len);
 
 /* ---- @ipMatch ------------------------------------------------------------ */

@@ -2,9 +2,13 @@
  *
  * Contract: xform_apply is a pure function of its input (and the unicode map
  * for urlDecodeUni). It returns 0 when the output equals the input (then
- * *out/*outlen are the input), 1 when it produced new bytes in the arena,
- * -1 when the arena is exhausted. Semantics follow ModSecurity v3 so CRS
- * behaves as its authors tested it. */
+ * out and outlen are the input), 1 when the output differs, -1 when the
+ * arena is exhausted (or the output size would overflow). On 1 the output is
+ * either new bytes in the arena (NUL-terminated, the NUL not counted) or a
+ * sub-slice of the input (trim*, a truncating removeComments, ...); it is
+ * never written through, and the input is never modified. Nothing is
+ * allocated when the input is left unchanged. Semantics are byte-exact with
+ * ModSecurity v3.0.9 so CRS behaves as its authors tested it. */
 #ifndef MAMORI_WAF_TRANSFORMS_H
 #define MAMORI_WAF_TRANSFORMS_H
 #include <stddef.h>

@@ -1,0 +1,31 @@
+/* Subcommands of the mamori program and what they share. */
+#ifndef MAMORI_CLI_CLI_H
+#define MAMORI_CLI_CLI_H
+#include <stdbool.h>
+#include <stddef.h>
+
+struct waf_program;
+
+int cli_eval(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+/* Rule-set options shared by eval, bench and run. */
+struct rules_opts {
+    const char *rules[64];
+    size_t nrules;
+    const char *crs_dir; /* a CRS v4 checkout (crs-setup.conf.example + rules/) */
+    int paranoia;        /* 0 = leave CRS's default */
+    bool detection_only;
+    bool no_crs;         /* --rules given: only those files (plus the engine base) */
+};
+
+/* Parses one rule-set option at argv[*i]; returns 1 if consumed, 0 if not a
+ * rule-set option, -1 on a usage error (message printed). */
+int cli_rules_opt(struct rules_opts *o, int argc, char **argv, int *i);
+/* Builds the program; prints "file:line: reason" and returns NULL on error. */
+struct waf_program *cli_load_rules(const struct rules_opts *o, double *load_ms);
+const char *cli_rules_usage(void);
+/* Reads a whole file ("-" = stdin), bounded by max bytes. */
+char *cli_read_all(const char *path, size_t max, size_t *len);
+
+#endif

@@ -1,0 +1,1589 @@
+/* The SecLang compiler: directives in, an immutable waf_program out.
+ *
+ * Everything a directive says is either compiled into the program or
+ * refused with "file:line: reason": nothing is silently ignored. Directives
+ * that configure parts of ModSecurity that mamori replaces with its own
+ * (audit log, debug log, temporary files) are accepted, checked, and have no
+ * effect; docs/seclang.md lists them. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "waf/compile.h"
+#include "waf/macro.h"
+#include "waf/seclang.h"
+#include "waf/vars_table.h"
+#include "waf/waf.h"
+
+struct waf_builder {
+    struct waf_program *p;
+    struct seclang_ctx lex;
+    struct actions defaults[WAF_PHASES + 1];
+    bool has_default[WAF_PHASES + 1];
+    struct rule **list; /* chain starters, markers, actions in file order */
+    size_t nlist, caplist;
+    struct rule *chain_tail; /* last rule of an open chain */
+    char *unicode_path;
+    unsigned unicode_cp;
+};
+
+static void errf(char *err, size_t errlen, const struct seclang_directive *d, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void errf(char *err, size_t errlen, const struct seclang_directive *d, const char *fmt, ...)
+{
+    int w = snprintf(err, errlen, "%s:%d: ", d->file, d->line);
+    if (w < 0 || (size_t)w >= errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + w, errlen - (size_t)w, fmt, ap);
+    va_end(ap);
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* ---- targets ------------------------------------------------------------ */
+
+static bool var_is_lowercase_keyed(int var)
+{
+    /* Collections whose keys compare case-insensitively (all of them in
+     * ModSecurity, except that ARGS names keep their case when reported). */
+    (void)var;
+    return true;
+}
+
+static int parse_one_target(const char *s, size_t n, struct target *t, bool *exclude,
+                            char *msg, size_t msglen)
+{
+    memset(t, 0, sizeof(*t));
+    *exclude = false;
+    size_t i = 0;
+    if (i < n && s[i] == '!') {
+        *exclude = true;
+        i++;
+    }
+    if (i < n && s[i] == '&') {
+        t->count = true;
+        i++;
+    }
+    size_t name_start = i;
+    while (i < n && s[i] != ':')
+        i++;
+    int var = vars_lookup(s + name_start, i - name_start);
+    if (var < 0) {
+        snprintf(msg, msglen, "unknown variable '%.*s'", (int)(i - name_start), s + name_start);
+        return -1;
+    }
+    t->var = var;
+    t->text = xstrndup(s, n);
+    if (i < n && s[i] == ':') {
+        i++;
+        const char *sel = s + i;
+        size_t sl = n - i;
+        if (sl >= 2 && sel[0] == '/' && sel[sl - 1] == '/') {
+            t->sel_kind = SEL_REGEX;
+            t->sel = xstrndup(sel + 1, sl - 2);
+            char rerr[256];
+            t->sel_rx = rx_compile(t->sel, sl - 2, 0, rerr, sizeof rerr);
+            if (!t->sel_rx) {
+                snprintf(msg, msglen, "bad selector regex /%.*s/: %s", (int)(sl - 2), sel + 1,
+                         rerr);
+                return -1;
+            }
+        } else {
+            if (sl >= 2 && sel[0] == '\'' && sel[sl - 1] == '\'') {
+                sel++;
+                sl -= 2;
+            }
+            t->sel_kind = SEL_NAME;
+            t->sel = xstrndup(sel, sl);
+            t->sel_len = sl;
+            if (var_is_lowercase_keyed(var) && var != V_XML)
+                for (size_t k = 0; k < sl; k++)
+                    t->sel[k] = (char)tolower((unsigned char)t->sel[k]);
+        }
+        if (vars_info(var)->kind == VT_SCALAR && var != V_RULE) {
+            snprintf(msg, msglen, "variable %s takes no selector", vars_info(var)->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void compile_target_free(struct target *t)
+{
+    free(t->sel);
+    free(t->text);
+    rx_free(t->sel_rx);
+}
+
+/* Splits "A|!B:x|C:/re|gex/" on '|' outside /regex/ selectors. */
+static int parse_targets(const char *s, struct rule *r, char *msg, size_t msglen)
+{
+    size_t n = strlen(s);
+    size_t i = 0;
+    while (i <= n) {
+        size_t start = i;
+        bool in_re = false;
+        while (i < n) {
+            if (!in_re && s[i] == ':' && i + 1 < n && s[i + 1] == '/') {
+                in_re = true;
+                i += 2;
+                continue;
+            }
+            if (in_re && s[i] == '\\' && i + 1 < n) {
+                i += 2;
+                continue;
+            }
+            if (in_re && s[i] == '/' && (i + 1 == n || s[i + 1] == '|')) {
+                in_re = false;
+                i++;
+                continue;
+            }
+            if (!in_re && s[i] == '|')
+                break;
+            i++;
+        }
+        size_t a = start, b = i;
+        while (a < b && isspace((unsigned char)s[a]))
+            a++;
+        while (b > a && isspace((unsigned char)s[b - 1]))
+            b--;
+        if (b > a) {
+            struct target t;
+            bool excl;
+            if (parse_one_target(s + a, b - a, &t, &excl, msg, msglen) < 0) {
+                compile_target_free(&t);
+                return -1;
+            }
+            struct target **arr = excl ? &r->excl : &r->targets;
+            size_t *cnt = excl ? &r->nexcl : &r->ntargets;
+            struct target *na = realloc(*arr, (*cnt + 1) * sizeof(*na));
+            if (!na) {
+                compile_target_free(&t);
+                return -1;
+            }
+            *arr = na;
+            na[(*cnt)++] = t;
+        } else if (b == a && i < n) {
+            snprintf(msg, msglen, "empty variable in list");
+            return -1;
+        }
+        i++;
+    }
+    if (r->ntargets == 0) {
+        snprintf(msg, msglen, "no variables to inspect");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- operators ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    enum op_id op;
+} op_names[] = {
+    {"rx", OP_RX},
+    {"pm", OP_PM},
+    {"pmf", OP_PMFROMFILE},
+    {"pmFromFile", OP_PMFROMFILE},
+    {"streq", OP_STREQ},
+    {"contains", OP_CONTAINS},
+    {"containsWord", OP_CONTAINSWORD},
+    {"beginsWith", OP_BEGINSWITH},
+    {"endsWith", OP_ENDSWITH},
+    {"within", OP_WITHIN},
+    {"eq", OP_EQ},
+    {"ge", OP_GE},
+    {"gt", OP_GT},
+    {"le", OP_LE},
+    {"lt", OP_LT},
+    {"ipMatch", OP_IPMATCH},
+    {"ipMatchF", OP_IPMATCHFROMFILE},
+    {"ipMatchFromFile", OP_IPMATCHFROMFILE},
+    {"validateByteRange", OP_VALIDATEBYTERANGE},
+    {"validateUrlEncoding", OP_VALIDATEURLENCODING},
+    {"validateUtf8Encoding", OP_VALIDATEUTF8ENCODING},
+    {"detectSQLi", OP_DETECTSQLI},
+    {"detectXSS", OP_DETECTXSS},
+    {"unconditionalMatch", OP_UNCONDITIONAL},
+    {"noMatch", OP_NOMATCH},
+    {"strmatch", OP_STRMATCH},
+    {"geoLookup", OP_GEOLOOKUP},
+    {"rbl", OP_RBL},
+};
+
+static int parse_operator(struct waf_builder *b, const char *s, const char *file, struct rule *r,
+                          char *msg, size_t msglen)
+{
+    size_t n = strlen(s);
+    size_t i = 0;
+    while (i < n && isspace((unsigned char)s[i]))
+        i++;
+    if (i < n && s[i] == '!') {
+        r->negate = true;
+        i++;
+    }
+    const char *name = "rx";
+    size_t name_len = 2;
+    if (i < n && s[i] == '@') {
+        i++;
+        size_t st = i;
+        while (i < n && !isspace((unsigned char)s[i]))
+            i++;
+        name = s + st;
+        name_len = i - st;
+        if (i < n)
+            i++; /* one separating blank */
+    }
+    bool found = false;
+    for (size_t k = 0; k < sizeof op_names / sizeof op_names[0]; k++) {
+        if (strlen(op_names[k].name) == name_len &&
+            strncasecmp(op_names[k].name, name, name_len) == 0) {
+            r->op = op_names[k].op;
+            found = true;
+            break;
+        }
+    }
+    if (!found) {
+        snprintf(msg, msglen, "unsupported operator @%.*s", (int)name_len, name);
+        return -1;
+    }
+    r->op_name = xstrndup(name, name_len);
+    r->param = xstrndup(s + i, n - i);
+    r->param_len = n - i;
+    char e[512];
+    switch (r->op) {
+    case OP_RX:
+        if (strstr(r->param, "%{")) {
+            /* compiled per transaction after expansion (engine.c) */
+            r->param_macro = macro_compile(r->param, r->param_len, e, sizeof e);
+            if (!r->param_macro) {
+                snprintf(msg, msglen, "%s", e);
+                return -1;
+            }
+            break;
+        }
+        r->rx = rx_compile(r->param, r->param_len, b->p->pcre_match_limit, e, sizeof e);
+        if (!r->rx) {
+            snprintf(msg, msglen, "bad regex: %s", e);
+            return -1;
+        }
+        break;
+    case OP_PM:
+        r->pm = pm_build_from_words(r->param, r->param_len);
+        if (!r->pm) {
+            snprintf(msg, msglen, "@pm needs at least one phrase");
+            return -1;
+        }
+        break;
+    case OP_PMFROMFILE: {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", file);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        r->pm = pm_build_from_files(r->param, dir, e, sizeof e);
+        if (!r->pm) {
+            snprintf(msg, msglen, "@pmFromFile: %s", e);
+            return -1;
+        }
+        break;
+    }
+    case OP_IPMATCH:
+        r->ipset = ipset_parse(r->param, r->param_len, e, sizeof e);
+        if (!r->ipset) {
+            snprintf(msg, msglen, "@ipMatch: %s", e);
+            return -1;
+        }
+        break;
+    case OP_IPMATCHFROMFILE: {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", file);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        r->ipset = ipset_from_file(r->param, dir, e, sizeof e);
+        if (!r->ipset) {
+            snprintf(msg, msglen, "@ipMatchFromFile: %s", e);
+            return -1;
+        }
+        break;
+    }
+    case OP_VALIDATEBYTERANGE:
+        if (byterange_parse(r->param, r->param_len, &r->br, e, sizeof e) < 0) {
+            snprintf(msg, msglen, "@validateByteRange: %s", e);
+            return -1;
+        }
+        break;
+    case OP_STREQ: case OP_CONTAINS: case OP_CONTAINSWORD: case OP_BEGINSWITH:
+    case OP_ENDSWITH: case OP_WITHIN: case OP_EQ: case OP_GE: case OP_GT: case OP_LE:
+    case OP_LT: case OP_STRMATCH:
+        if (strstr(r->param, "%{")) {
+            r->param_macro = macro_compile(r->param, r->param_len, e, sizeof e);
+            if (!r->param_macro) {
+                snprintf(msg, msglen, "%s", e);
+                return -1;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+static void actions_init(struct actions *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->severity = -1;
+    a->log = -1;
+    a->auditlog = -1;
+    a->maturity = -1;
+    a->accuracy = -1;
+}
+
+void compile_actions_free(struct actions *a)
+{
+    macro_free(a->msg);
+    macro_free(a->logdata);
+    for (size_t i = 0; i < a->ntags; i++)
+        free(a->tags[i]);
+    free(a->tags);
+    free(a->ver);
+    free(a->rev);
+    free(a->redirect);
+    free(a->skip_after);
+    for (size_t i = 0; i < a->nsetvars; i++) {
+        macro_free(a->setvars[i].name);
+        macro_free(a->setvars[i].value);
+    }
+    free(a->setvars);
+    for (size_t i = 0; i < a->nctls; i++) {
+        free(a->ctls[i].str);
+        if (a->ctls[i].tgt) {
+            compile_target_free(a->ctls[i].tgt);
+            free(a->ctls[i].tgt);
+        }
+    }
+    free(a->ctls);
+}
+
+static int parse_int(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_severity(const char *v, int *out)
+{
+    static const char *names[] = {"EMERGENCY", "ALERT", "CRITICAL", "ERROR",
+                                  "WARNING", "NOTICE", "INFO", "DEBUG"};
+    for (int i = 0; i < 8; i++)
+        if (strcasecmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    if (parse_int(v, out) == 0 && *out >= 0 && *out <= 7)
+        return 0;
+    return -1;
+}
+
+static int parse_id_range(const char *s, int *lo, int *hi)
+{
+    const char *dash = strchr(s, '-');
+    if (dash && dash != s) {
+        char a[32], b[32];
+        size_t al = (size_t)(dash - s);
+        if (al >= sizeof a || strlen(dash + 1) >= sizeof b)
+            return -1;
+        memcpy(a, s, al);
+        a[al] = '\0';
+        snprintf(b, sizeof b, "%s", dash + 1);
+        if (parse_int(a, lo) < 0 || parse_int(b, hi) < 0 || *lo > *hi)
+            return -1;
+        return 0;
+    }
+    if (parse_int(s, lo) < 0)
+        return -1;
+    *hi = *lo;
+    return 0;
+}
+
+static int parse_ctl(struct actions *a, const char *v, char *msg, size_t msglen)
+{
+    const char *eq = strchr(v, '=');
+    if (!eq) {
+        snprintf(msg, msglen, "ctl:%s: missing '='", v);
+        return -1;
+    }
+    size_t kl = (size_t)(eq - v);
+    const char *val = eq + 1;
+    struct ctl c;
+    memset(&c, 0, sizeof c);
+    static const struct {
+        const char *name;
+        enum ctl_kind kind;
+    } kinds[] = {
+        {"ruleEngine", CTL_RULE_ENGINE},
+        {"ruleRemoveById", CTL_RULE_REMOVE_BY_ID},
+        {"ruleRemoveByTag", CTL_RULE_REMOVE_BY_TAG},
+        {"ruleRemoveByMsg", CTL_RULE_REMOVE_BY_MSG},
+        {"ruleRemoveTargetById", CTL_RULE_REMOVE_TARGET_BY_ID},
+        {"ruleRemoveTargetByTag", CTL_RULE_REMOVE_TARGET_BY_TAG},
+        {"ruleRemoveTargetByMsg", CTL_RULE_REMOVE_TARGET_BY_MSG},
+        {"requestBodyProcessor", CTL_REQUEST_BODY_PROCESSOR},
+        {"requestBodyAccess", CTL_REQUEST_BODY_ACCESS},
+        {"forceRequestBodyVariable", CTL_FORCE_REQUEST_BODY_VARIABLE},
+        {"auditEngine", CTL_AUDIT_ENGINE},
+        {"auditLogParts", CTL_AUDIT_LOG_PARTS},
+        {"requestBodyLimit", CTL_REQUEST_BODY_LIMIT},
+        {"responseBodyAccess", CTL_RESPONSE_BODY_ACCESS},
+        {"debugLogLevel", CTL_DEBUG_LOG_LEVEL},
+        {"hashEngine", CTL_HASH_ENGINE},
+    };
+    bool found = false;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strlen(kinds[i].name) == kl && strncasecmp(kinds[i].name, v, kl) == 0) {
+            c.kind = kinds[i].kind;
+            found = true;
+        }
+    if (!found) {
+        snprintf(msg, msglen, "unsupported ctl:%.*s", (int)kl, v);
+        return -1;
+    }
+    switch (c.kind) {
+    case CTL_RULE_ENGINE:
+        if (strcasecmp(val, "On") == 0)
+            c.ival = ENGINE_ON;
+        else if (strcasecmp(val, "Off") == 0)
+            c.ival = ENGINE_OFF;
+        else if (strcasecmp(val, "DetectionOnly") == 0)
+            c.ival = ENGINE_DETECTION_ONLY;
+        else
+            goto badval;
+        break;
+    case CTL_RULE_REMOVE_BY_ID:
+        if (parse_id_range(val, &c.lo, &c.hi) < 0)
+            goto badval;
+        break;
+    case CTL_RULE_REMOVE_BY_TAG: case CTL_RULE_REMOVE_BY_MSG:
+        c.str = strdup(val);
+        break;
+    case CTL_RULE_REMOVE_TARGET_BY_ID: case CTL_RULE_REMOVE_TARGET_BY_TAG:
+    case CTL_RULE_REMOVE_TARGET_BY_MSG: {
+        const char *semi = strchr(val, ';');
+        if (!semi)
+            goto badval;
+        char *left = xstrndup(val, (size_t)(semi - val));
+        if (c.kind == CTL_RULE_REMOVE_TARGET_BY_ID) {
+            int rc = parse_id_range(left, &c.lo, &c.hi);
+            free(left);
+            if (rc < 0)
+                goto badval;
+        } else {
+            c.str = left;
+        }
+        c.tgt = calloc(1, sizeof(*c.tgt));
+        bool excl;
+        char e[256];
+        if (!c.tgt || parse_one_target(semi + 1, strlen(semi + 1), c.tgt, &excl, e, sizeof e) < 0) {
+            snprintf(msg, msglen, "ctl:%.*s: %s", (int)kl, v, c.tgt ? e : "out of memory");
+            if (c.tgt) {
+                compile_target_free(c.tgt);
+                free(c.tgt);
+            }
+            free(c.str);
+            return -1;
+        }
+        break;
+    }
+    case CTL_REQUEST_BODY_PROCESSOR:
+        if (strcasecmp(val, "URLENCODED") == 0)
+            c.ival = BP_URLENCODED;
+        else if (strcasecmp(val, "MULTIPART") == 0)
+            c.ival = BP_MULTIPART;
+        else if (strcasecmp(val, "JSON") == 0)
+            c.ival = BP_JSON;
+        else if (strcasecmp(val, "XML") == 0)
+            c.ival = BP_XML;
+        else
+            goto badval;
+        break;
+    case CTL_REQUEST_BODY_ACCESS: case CTL_FORCE_REQUEST_BODY_VARIABLE:
+    case CTL_RESPONSE_BODY_ACCESS:
+        if (strcasecmp(val, "On") == 0 || strcasecmp(val, "true") == 0)
+            c.ival = 1;
+        else if (strcasecmp(val, "Off") == 0 || strcasecmp(val, "false") == 0)
+            c.ival = 0;
+        else
+            goto badval;
+        break;
+    case CTL_AUDIT_ENGINE:
+        if (strcasecmp(val, "On") && strcasecmp(val, "Off") && strcasecmp(val, "RelevantOnly"))
+            goto badval;
+        break;
+    case CTL_REQUEST_BODY_LIMIT:
+        if (parse_int(val, &c.ival) < 0 || c.ival < 0)
+            goto badval;
+        break;
+    default:
+        c.str = strdup(val);
+        break;
+    }
+    struct ctl *nc = realloc(a->ctls, (a->nctls + 1) * sizeof(*nc));
+    if (!nc)
+        return -1;
+    a->ctls = nc;
+    a->ctls[a->nctls++] = c;
+    return 0;
+badval:
+    snprintf(msg, msglen, "ctl:%.*s: bad value '%s'", (int)kl, v, val);
+    return -1;
+}
+
+static int parse_setvar(struct actions *a, const char *v, char *msg, size_t msglen)
+{
+    struct setvar sv;
+    memset(&sv, 0, sizeof sv);
+    const char *s = v;
+    if (*s == '!') {
+        sv.op = SV_DEL;
+        s++;
+    }
+    const char *dot = strchr(s, '.');
+    if (!dot) {
+        snprintf(msg, msglen, "setvar:%s: expected collection.name", v);
+        return -1;
+    }
+    int coll = vars_lookup(s, (size_t)(dot - s));
+    if (coll != V_TX && coll != V_IP && coll != V_SESSION && coll != V_GLOBAL &&
+        coll != V_USER && coll != V_RESOURCE) {
+        snprintf(msg, msglen, "setvar:%s: collection must be TX, IP, SESSION, GLOBAL, USER or RESOURCE", v);
+        return -1;
+    }
+    sv.coll = coll;
+    const char *name = dot + 1;
+    const char *eq = strchr(name, '=');
+    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+    const char *val = "";
+    if (eq) {
+        if (sv.op == SV_DEL) {
+            snprintf(msg, msglen, "setvar:%s: '!' takes no value", v);
+            return -1;
+        }
+        val = eq + 1;
+        if (*val == '+') {
+            sv.op = SV_ADD;
+            val++;
+        } else if (*val == '-') {
+            sv.op = SV_SUB;
+            val++;
+        } else {
+            sv.op = SV_SET;
+        }
+    } else if (sv.op != SV_DEL) {
+        sv.op = SV_SET; /* "setvar:tx.flag" sets it to 1 */
+        val = "1";
+    }
+    if (nlen == 0) {
+        snprintf(msg, msglen, "setvar:%s: empty variable name", v);
+        return -1;
+    }
+    char e[256];
+    sv.name = macro_compile(name, nlen, e, sizeof e);
+    sv.value = sv.name ? macro_compile(val, strlen(val), e, sizeof e) : NULL;
+    if (!sv.name || !sv.value) {
+        macro_free(sv.name);
+        snprintf(msg, msglen, "setvar:%s: %s", v, e);
+        return -1;
+    }
+    struct setvar *ns = realloc(a->setvars, (a->nsetvars + 1) * sizeof(*ns));
+    if (!ns) {
+        macro_free(sv.name);
+        macro_free(sv.value);
+        return -1;
+    }
+    a->setvars = ns;
+    a->setvars[a->nsetvars++] = sv;
+    return 0;
+}
+
+/* One action "name" or "name:value" (value already unquoted). */
+static int apply_action(struct waf_builder *b, struct actions *a, const char *name,
+                        const char *val, bool is_default, char *msg, size_t msglen)
+{
+    char e[256];
+#define NEED_VAL()                                                                         \
+    do {                                                                                   \
+        if (!val) {                                                                        \
+            snprintf(msg, msglen, "action '%s' needs a value", name);                      \
+            return -1;                                                                     \
+        }                                                                                  \
+    } while (0)
+    if (!strcasecmp(name, "id")) {
+        NEED_VAL();
+        if (parse_int(val, &a->id) < 0 || a->id <= 0) {
+            snprintf(msg, msglen, "bad rule id '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "phase")) {
+        NEED_VAL();
+        if (!strcasecmp(val, "request"))
+            a->phase = 2;
+        else if (!strcasecmp(val, "response"))
+            a->phase = 4;
+        else if (!strcasecmp(val, "logging"))
+            a->phase = 5;
+        else if (parse_int(val, &a->phase) < 0 || a->phase < 1 || a->phase > 5) {
+            snprintf(msg, msglen, "bad phase '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "pass")) {
+        a->disrupt = D_PASS;
+    } else if (!strcasecmp(name, "block")) {
+        a->disrupt = D_BLOCK;
+    } else if (!strcasecmp(name, "deny")) {
+        a->disrupt = D_DENY;
+    } else if (!strcasecmp(name, "drop")) {
+        a->disrupt = D_DROP;
+    } else if (!strcasecmp(name, "allow")) {
+        a->disrupt = D_ALLOW;
+        if (val && !strcasecmp(val, "phase"))
+            a->allow_phase_only = true;
+        else if (val && !strcasecmp(val, "request"))
+            a->allow_request_only = true;
+        else if (val) {
+            snprintf(msg, msglen, "bad allow '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "redirect")) {
+        NEED_VAL();
+        a->disrupt = D_REDIRECT;
+        free(a->redirect);
+        a->redirect = strdup(val);
+    } else if (!strcasecmp(name, "status")) {
+        NEED_VAL();
+        if (parse_int(val, &a->status) < 0 || a->status < 100 || a->status > 599) {
+            snprintf(msg, msglen, "bad status '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "msg")) {
+        NEED_VAL();
+        macro_free(a->msg);
+        a->msg = macro_compile(val, strlen(val), e, sizeof e);
+        if (!a->msg) {
+            snprintf(msg, msglen, "msg: %s", e);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "logdata")) {
+        NEED_VAL();
+        macro_free(a->logdata);
+        a->logdata = macro_compile(val, strlen(val), e, sizeof e);
+        if (!a->logdata) {
+            snprintf(msg, msglen, "logdata: %s", e);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "tag")) {
+        NEED_VAL();
+        char **nt = realloc(a->tags, (a->ntags + 1) * sizeof(*nt));
+        if (!nt)
+            return -1;
+        a->tags = nt;
+        a->tags[a->ntags++] = strdup(val);
+    } else if (!strcasecmp(name, "ver")) {
+        NEED_VAL();
+        free(a->ver);
+        a->ver = strdup(val);
+    } else if (!strcasecmp(name, "rev")) {
+        NEED_VAL();
+        free(a->rev);
+        a->rev = strdup(val);
+    } else if (!strcasecmp(name, "severity")) {
+        NEED_VAL();
+        if (parse_severity(val, &a->severity) < 0) {
+            snprintf(msg, msglen, "bad severity '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "maturity")) {
+        NEED_VAL();
+        if (parse_int(val, &a->maturity) < 0) {
+            snprintf(msg, msglen, "bad maturity '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "accuracy")) {
+        NEED_VAL();
+        if (parse_int(val, &a->accuracy) < 0) {
+            snprintf(msg, msglen, "bad accuracy '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "log")) {
+        a->log = 1;
+    } else if (!strcasecmp(name, "nolog")) {
+        a->log = 0;
+    } else if (!strcasecmp(name, "auditlog")) {
+        a->auditlog = 1;
+    } else if (!strcasecmp(name, "noauditlog")) {
+        a->auditlog = 0;
+    } else if (!strcasecmp(name, "capture")) {
+        a->capture = true;
+    } else if (!strcasecmp(name, "multiMatch")) {
+        a->multimatch = true;
+    } else if (!strcasecmp(name, "chain")) {
+        if (is_default) {
+            snprintf(msg, msglen, "chain is not allowed in SecDefaultAction");
+            return -1;
+        }
+        a->chain = true;
+    } else if (!strcasecmp(name, "skip")) {
+        NEED_VAL();
+        if (parse_int(val, &a->skip) < 0 || a->skip < 1) {
+            snprintf(msg, msglen, "bad skip '%s'", val);
+            return -1;
+        }
+    } else if (!strcasecmp(name, "skipAfter")) {
+        NEED_VAL();
+        free(a->skip_after);
+        a->skip_after = strdup(val);
+    } else if (!strcasecmp(name, "t")) {
+        NEED_VAL();
+        int x = xform_lookup(val, strlen(val));
+        if (x < 0) {
+            snprintf(msg, msglen, "unknown transformation t:%s", val);
+            return -1;
+        }
+        if (x == XF_NONE) {
+            a->nxforms = 0;
+            a->xform_none = true;
+        } else {
+            if (a->nxforms >= sizeof a->xforms) {
+                snprintf(msg, msglen, "too many transformations");
+                return -1;
+            }
+            a->xforms[a->nxforms++] = (uint8_t)x;
+        }
+    } else if (!strcasecmp(name, "setvar")) {
+        NEED_VAL();
+        return parse_setvar(a, val, msg, msglen);
+    } else if (!strcasecmp(name, "ctl")) {
+        NEED_VAL();
+        return parse_ctl(a, val, msg, msglen);
+    } else if (!strcasecmp(name, "expirevar")) {
+        NEED_VAL();
+        a->has_expirevar = true; /* persistent collections are per-transaction: nothing expires */
+    } else if (!strcasecmp(name, "initcol")) {
+        NEED_VAL();
+        a->has_initcol = true; /* IP/SESSION/... live for the transaction only (docs/seclang.md) */
+    } else if (!strcasecmp(name, "setuid") || !strcasecmp(name, "setsid") ||
+               !strcasecmp(name, "setenv") || !strcasecmp(name, "sanitiseMatched") ||
+               !strcasecmp(name, "sanitizeMatched") || !strcasecmp(name, "sanitiseArg") ||
+               !strcasecmp(name, "sanitiseMatchedBytes") || !strcasecmp(name, "auditLogParts")) {
+        /* accepted: they affect only logs or environment mamori does not keep */
+    } else if (!strcasecmp(name, "xmlns")) {
+        NEED_VAL();
+    } else {
+        snprintf(msg, msglen, "unsupported action '%s'", name);
+        return -1;
+    }
+#undef NEED_VAL
+    (void)b;
+    return 0;
+}
+
+/* Parses "a,b:c,d:'x,y'" into actions. */
+static int parse_actions(struct waf_builder *b, const char *s, struct actions *a,
+                         bool is_default, char *msg, size_t msglen)
+{
+    size_t n = strlen(s);
+    size_t i = 0;
+    char *name = NULL, *val = NULL;
+    while (i < n) {
+        while (i < n && (isspace((unsigned char)s[i]) || s[i] == ','))
+            i++;
+        if (i >= n)
+            break;
+        size_t ns = i;
+        while (i < n && s[i] != ':' && s[i] != ',')
+            i++;
+        size_t ne = i;
+        while (ne > ns && isspace((unsigned char)s[ne - 1]))
+            ne--;
+        name = xstrndup(s + ns, ne - ns);
+        val = NULL;
+        if (i < n && s[i] == ':') {
+            i++;
+            while (i < n && isspace((unsigned char)s[i]))
+                i++;
+            if (i < n && s[i] == '\'') {
+                i++;
+                size_t cap = n - i + 1, vl = 0;
+                val = malloc(cap);
+                bool closed = false;
+                while (i < n) {
+                    if (s[i] == '\\' && i + 1 < n && s[i + 1] == '\'') {
+                        val[vl++] = '\'';
+                        i += 2;
+                        continue;
+                    }
+                    if (s[i] == '\'') {
+                        closed = true;
+                        i++;
+                        break;
+                    }
+                    val[vl++] = s[i++];
+                }
+                val[vl] = '\0';
+                if (!closed) {
+                    snprintf(msg, msglen, "unterminated quote in action '%s'", name);
+                    goto fail;
+                }
+            } else {
+                size_t vs = i;
+                while (i < n && s[i] != ',')
+                    i++;
+                size_t ve = i;
+                while (ve > vs && isspace((unsigned char)s[ve - 1]))
+                    ve--;
+                val = xstrndup(s + vs, ve - vs);
+            }
+        }
+        if (apply_action(b, a, name, val, is_default, msg, msglen) < 0)
+            goto fail;
+        free(name);
+        free(val);
+        name = val = NULL;
+    }
+    return 0;
+fail:
+    free(name);
+    free(val);
+    return -1;
+}
+
+/* ---- program building ---------------------------------------------------- */
+
+static int push_rule(struct waf_builder *b, struct rule *r)
+{
+    struct waf_program *p = b->p;
+    if (p->nall == p->capall) {
+        size_t nc = p->capall ? p->capall * 2 : 256;
+        struct rule **na = realloc(p->all, nc * sizeof(*na));
+        if (!na)
+            return -1;
+        p->all = na;
+        p->capall = nc;
+    }
+    p->all[p->nall++] = r;
+    return 0;
+}
+
+static int push_list(struct waf_builder *b, struct rule *r)
+{
+    if (b->nlist == b->caplist) {
+        size_t nc = b->caplist ? b->caplist * 2 : 256;
+        struct rule **na = realloc(b->list, nc * sizeof(*na));
+        if (!na)
+            return -1;
+        b->list = na;
+        b->caplist = nc;
+    }
+    b->list[b->nlist++] = r;
+    return 0;
+}
+
+static struct rule *find_rule(struct waf_builder *b, int id)
+{
+    for (size_t i = 0; i < b->nlist; i++)
+        if (!b->list[i]->removed && !b->list[i]->marker && b->list[i]->a.id == id)
+            return b->list[i];
+    return NULL;
+}
+
+static bool rule_has_tag(const struct rule *r, const char *tag)
+{
+    for (size_t i = 0; i < r->a.ntags; i++)
+        if (strcmp(r->a.tags[i], tag) == 0)
+            return true;
+    return false;
+}
+
+static int add_rule(struct waf_builder *b, const struct seclang_directive *d, const char *vars,
+                    const char *op, const char *acts, char *err, size_t errlen)
+{
+    struct rule *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -1;
+    actions_init(&r->a);
+    r->file = d->file;
+    r->line = d->line;
+    r->skip_to = -1;
+    if (push_rule(b, r) < 0) {
+        free(r);
+        return -1;
+    }
+    char msg[768];
+    if (vars) {
+        if (parse_targets(vars, r, msg, sizeof msg) < 0 ||
+            parse_operator(b, op, d->file, r, msg, sizeof msg) < 0) {
+            errf(err, errlen, d, "%s", msg);
+            return -1;
+        }
+    } else {
+        r->unconditional = true;
+        r->op = OP_UNCONDITIONAL;
+    }
+    if (acts && parse_actions(b, acts, &r->a, false, msg, sizeof msg) < 0) {
+        errf(err, errlen, d, "%s", msg);
+        return -1;
+    }
+    if (b->chain_tail) {
+        /* a chain member: only the starter carries id, phase and the
+         * disruptive action */
+        if (r->a.id || r->a.phase) {
+            errf(err, errlen, d, "a chained rule cannot have id or phase");
+            return -1;
+        }
+        if (r->a.disrupt != D_NONE) {
+            errf(err, errlen, d, "a chained rule cannot have a disruptive action");
+            return -1;
+        }
+        r->is_chain_child = true;
+        b->chain_tail->chain_next = r;
+        b->chain_tail = r->a.chain ? r : NULL;
+        return 0;
+    }
+    if (r->a.id == 0) {
+        errf(err, errlen, d, "rule has no id");
+        return -1;
+    }
+    if (find_rule(b, r->a.id)) {
+        errf(err, errlen, d, "duplicate rule id %d", r->a.id);
+        return -1;
+    }
+    if (r->a.phase == 0)
+        r->a.phase = 2;
+    b->chain_tail = r->a.chain ? r : NULL;
+    return push_list(b, r);
+}
+
+static int on_off(const struct seclang_directive *d, bool *out, char *err, size_t errlen)
+{
+    if (d->nargs != 1) {
+        errf(err, errlen, d, "%s takes one argument (On or Off)", d->name);
+        return -1;
+    }
+    if (!strcasecmp(d->args[0], "On"))
+        *out = true;
+    else if (!strcasecmp(d->args[0], "Off"))
+        *out = false;
+    else {
+        errf(err, errlen, d, "%s: expected On or Off, got '%s'", d->name, d->args[0]);
+        return -1;
+    }
+    return 0;
+}
+
+static int size_arg(const struct seclang_directive *d, size_t *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = d->nargs == 1 ? strtoull(d->args[0], &end, 10) : 0;
+    if (d->nargs != 1 || errno || end == d->args[0] || *end) {
+        errf(err, errlen, d, "%s takes one number", d->name);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+static int update_target(struct rule *r, const char *targets, const char *replaced, char *msg,
+                         size_t msglen)
+{
+    if (replaced) {
+        snprintf(msg, msglen, "replacing a target (third argument) is not supported");
+        return -1;
+    }
+    return parse_targets(targets, r, msg, msglen) < 0 && r->ntargets == 0 ? -1 : 0;
+}
+
+static int directive(void *ud, const struct seclang_directive *d, char *err, size_t errlen)
+{
+    struct waf_builder *b = ud;
+    struct waf_program *p = b->p;
+    const char *n = d->name;
+    char msg[768];
+
+    if (b->chain_tail && strcasecmp(n, "SecRule") != 0) {
+        errf(err, errlen, d, "%s after a rule with 'chain': the chain needs a SecRule", n);
+        return -1;
+    }
+    if (!strcasecmp(n, "SecRule")) {
+        if (d->nargs < 2 || d->nargs > 3) {
+            errf(err, errlen, d, "SecRule takes VARIABLES OPERATOR [ACTIONS]");
+            return -1;
+        }
+        return add_rule(b, d, d->args[0], d->args[1], d->nargs == 3 ? d->args[2] : NULL, err,
+                        errlen);
+    }
+    if (!strcasecmp(n, "SecAction")) {
+        if (d->nargs != 1) {
+            errf(err, errlen, d, "SecAction takes one argument");
+            return -1;
+        }
+        return add_rule(b, d, NULL, NULL, d->args[0], err, errlen);
+    }
+    if (!strcasecmp(n, "SecMarker")) {
+        if (d->nargs != 1) {
+            errf(err, errlen, d, "SecMarker takes one argument");
+            return -1;
+        }
+        struct rule *r = calloc(1, sizeof(*r));
+        if (!r || push_rule(b, r) < 0) {
+            free(r);
+            return -1;
+        }
+        actions_init(&r->a);
+        r->marker = true;
+        r->marker_name = strdup(d->args[0]);
+        r->file = d->file;
+        r->line = d->line;
+        r->skip_to = -1;
+        return push_list(b, r);
+    }
+    if (!strcasecmp(n, "SecDefaultAction")) {
+        if (d->nargs != 1) {
+            errf(err, errlen, d, "SecDefaultAction takes one argument");
+            return -1;
+        }
+        struct actions a;
+        actions_init(&a);
+        if (parse_actions(b, d->args[0], &a, true, msg, sizeof msg) < 0) {
+            compile_actions_free(&a);
+            errf(err, errlen, d, "%s", msg);
+            return -1;
+        }
+        if (a.phase == 0 || a.id || a.msg || a.logdata || a.nsetvars || a.nctls) {
+            compile_actions_free(&a);
+            errf(err, errlen, d, "SecDefaultAction needs a phase and takes no id, msg, logdata, setvar or ctl");
+            return -1;
+        }
+        if (a.disrupt == D_NONE) {
+            compile_actions_free(&a);
+            errf(err, errlen, d, "SecDefaultAction needs a disruptive action (pass, deny, ...)");
+            return -1;
+        }
+        if (b->has_default[a.phase])
+            compile_actions_free(&b->defaults[a.phase]);
+        b->defaults[a.phase] = a;
+        b->has_default[a.phase] = true;
+        return 0;
+    }
+    if (!strcasecmp(n, "SecRuleEngine")) {
+        if (d->nargs == 1 && !strcasecmp(d->args[0], "On"))
+            p->engine = ENGINE_ON;
+        else if (d->nargs == 1 && !strcasecmp(d->args[0], "Off"))
+            p->engine = ENGINE_OFF;
+        else if (d->nargs == 1 && !strcasecmp(d->args[0], "DetectionOnly"))
+            p->engine = ENGINE_DETECTION_ONLY;
+        else {
+            errf(err, errlen, d, "SecRuleEngine takes On, Off or DetectionOnly");
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcasecmp(n, "SecRequestBodyAccess"))
+        return on_off(d, &p->reqbody_access, err, errlen);
+    if (!strcasecmp(n, "SecResponseBodyAccess"))
+        return on_off(d, &p->resbody_access, err, errlen);
+    if (!strcasecmp(n, "SecRequestBodyLimit"))
+        return size_arg(d, &p->reqbody_limit, err, errlen);
+    if (!strcasecmp(n, "SecRequestBodyNoFilesLimit"))
+        return size_arg(d, &p->reqbody_nofiles_limit, err, errlen);
+    if (!strcasecmp(n, "SecResponseBodyLimit"))
+        return size_arg(d, &p->resbody_limit, err, errlen);
+    if (!strcasecmp(n, "SecRequestBodyInMemoryLimit")) {
+        size_t ignored;
+        return size_arg(d, &ignored, err, errlen);
+    }
+    if (!strcasecmp(n, "SecRequestBodyJsonDepthLimit") || !strcasecmp(n, "SecArgumentsLimit") ||
+        !strcasecmp(n, "SecPcreMatchLimit") || !strcasecmp(n, "SecPcreMatchLimitRecursion")) {
+        size_t v;
+        if (size_arg(d, &v, err, errlen) < 0)
+            return -1;
+        if (v > UINT32_MAX)
+            v = UINT32_MAX;
+        if (!strcasecmp(n, "SecRequestBodyJsonDepthLimit"))
+            p->json_depth_limit = (unsigned)v;
+        else if (!strcasecmp(n, "SecArgumentsLimit"))
+            p->args_limit = (unsigned)v;
+        else if (!strcasecmp(n, "SecPcreMatchLimit"))
+            p->pcre_match_limit = (uint32_t)v;
+        return 0;
+    }
+    if (!strcasecmp(n, "SecRequestBodyLimitAction") || !strcasecmp(n, "SecResponseBodyLimitAction")) {
+        bool reject;
+        if (d->nargs == 1 && !strcasecmp(d->args[0], "Reject"))
+            reject = true;
+        else if (d->nargs == 1 && !strcasecmp(d->args[0], "ProcessPartial"))
+            reject = false;
+        else {
+            errf(err, errlen, d, "%s takes Reject or ProcessPartial", n);
+            return -1;
+        }
+        if (!strcasecmp(n, "SecRequestBodyLimitAction"))
+            p->reqbody_limit_reject = reject;
+        else
+            p->resbody_limit_reject = reject;
+        return 0;
+    }
+    if (!strcasecmp(n, "SecResponseBodyMimeType")) {
+        for (size_t i = 0; i < d->nargs; i++) {
+            /* the argument may hold several types separated by blanks */
+            const char *s = d->args[i];
+            while (*s) {
+                while (*s == ' ')
+                    s++;
+                const char *e = s;
+                while (*e && *e != ' ')
+                    e++;
+                if (e > s) {
+                    char **nm = realloc(p->resbody_mime, (p->nresbody_mime + 1) * sizeof(*nm));
+                    if (!nm)
+                        return -1;
+                    p->resbody_mime = nm;
+                    p->resbody_mime[p->nresbody_mime++] = xstrndup(s, (size_t)(e - s));
+                }
+                s = e;
+            }
+        }
+        return 0;
+    }
+    if (!strcasecmp(n, "SecResponseBodyMimeTypesClear")) {
+        for (size_t i = 0; i < p->nresbody_mime; i++)
+            free(p->resbody_mime[i]);
+        p->nresbody_mime = 0;
+        return 0;
+    }
+    if (!strcasecmp(n, "SecArgumentSeparator")) {
+        if (d->nargs != 1 || strlen(d->args[0]) != 1) {
+            errf(err, errlen, d, "SecArgumentSeparator takes one character");
+            return -1;
+        }
+        p->arg_separator = d->args[0][0];
+        return 0;
+    }
+    if (!strcasecmp(n, "SecCookieFormat")) {
+        if (d->nargs != 1 || (strcmp(d->args[0], "0") && strcmp(d->args[0], "1"))) {
+            errf(err, errlen, d, "SecCookieFormat takes 0 or 1");
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcasecmp(n, "SecUnicodeMapFile")) {
+        if (d->nargs != 2) {
+            errf(err, errlen, d, "SecUnicodeMapFile takes FILE CODEPAGE");
+            return -1;
+        }
+        char path[4096];
+        if (d->args[0][0] != '/' && strchr(d->file, '/')) {
+            const char *slash = strrchr(d->file, '/');
+            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - d->file), d->file, d->args[0]);
+        } else {
+            snprintf(path, sizeof path, "%s", d->args[0]);
+        }
+        int cp;
+        if (parse_int(d->args[1], &cp) < 0 || cp <= 0) {
+            errf(err, errlen, d, "SecUnicodeMapFile: bad code page '%s'", d->args[1]);
+            return -1;
+        }
+        if (!p->unicode) {
+            p->unicode = calloc(1, sizeof(*p->unicode));
+            if (!p->unicode)
+                return -1;
+        }
+        if (xform_unicode_map_load(path, (unsigned)cp, p->unicode, msg, sizeof msg) < 0) {
+            errf(err, errlen, d, "SecUnicodeMapFile: %s", msg);
+            return -1;
+        }
+        p->xenv.unicode = p->unicode;
+        return 0;
+    }
+    if (!strcasecmp(n, "SecComponentSignature")) {
+        if (d->nargs != 1) {
+            errf(err, errlen, d, "SecComponentSignature takes one argument");
+            return -1;
+        }
+        free(p->component_sig);
+        p->component_sig = strdup(d->args[0]);
+        return 0;
+    }
+    if (!strcasecmp(n, "SecRuleRemoveById")) {
+        if (d->nargs == 0) {
+            errf(err, errlen, d, "SecRuleRemoveById needs ids or ranges");
+            return -1;
+        }
+        for (size_t i = 0; i < d->nargs; i++) {
+            /* an argument may itself hold several blank-separated ids */
+            char *copy = strdup(d->args[i]);
+            char *save = NULL;
+            for (char *tok = strtok_r(copy, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
+                int lo, hi;
+                if (parse_id_range(tok, &lo, &hi) < 0) {
+                    errf(err, errlen, d, "SecRuleRemoveById: bad id or range '%s'", tok);
+                    free(copy);
+                    return -1;
+                }
+                for (size_t k = 0; k < b->nlist; k++)
+                    if (!b->list[k]->marker && b->list[k]->a.id >= lo && b->list[k]->a.id <= hi)
+                        b->list[k]->removed = true;
+            }
+            free(copy);
+        }
+        return 0;
+    }
+    if (!strcasecmp(n, "SecRuleRemoveByTag") || !strcasecmp(n, "SecRuleRemoveByMsg")) {
+        if (d->nargs != 1) {
+            errf(err, errlen, d, "%s takes one argument", n);
+            return -1;
+        }
+        bool by_tag = !strcasecmp(n, "SecRuleRemoveByTag");
+        for (size_t k = 0; k < b->nlist; k++) {
+            struct rule *r = b->list[k];
+            if (r->marker)
+                continue;
+            if (by_tag ? rule_has_tag(r, d->args[0])
+                       : (r->a.msg && r->a.msg->constant &&
+                          strcmp(macro_const(r->a.msg).p, d->args[0]) == 0))
+                r->removed = true;
+        }
+        return 0;
+    }
+    if (!strcasecmp(n, "SecRuleUpdateTargetById") || !strcasecmp(n, "SecRuleUpdateTargetByTag") ||
+        !strcasecmp(n, "SecRuleUpdateTargetByMsg")) {
+        if (d->nargs < 2 || d->nargs > 3) {
+            errf(err, errlen, d, "%s takes RULE TARGETS [REPLACED]", n);
+            return -1;
+        }
+        bool by_id = !strcasecmp(n, "SecRuleUpdateTargetById");
+        bool by_tag = !strcasecmp(n, "SecRuleUpdateTargetByTag");
+        int lo = 0, hi = 0;
+        if (by_id && parse_id_range(d->args[0], &lo, &hi) < 0) {
+            errf(err, errlen, d, "%s: bad id '%s'", n, d->args[0]);
+            return -1;
+        }
+        for (size_t k = 0; k < b->nlist; k++) {
+            struct rule *r = b->list[k];
+            if (r->marker || r->unconditional)
+                continue;
+            bool hit = by_id ? (r->a.id >= lo && r->a.id <= hi)
+                             : by_tag ? rule_has_tag(r, d->args[0])
+                                      : (r->a.msg && r->a.msg->constant &&
+                                         strcmp(macro_const(r->a.msg).p, d->args[0]) == 0);
+            if (hit && update_target(r, d->args[1], d->nargs == 3 ? d->args[2] : NULL, msg,
+                                     sizeof msg) < 0) {
+                errf(err, errlen, d, "%s: %s", n, msg);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (!strcasecmp(n, "SecRuleUpdateActionById")) {
+        if (d->nargs != 2) {
+            errf(err, errlen, d, "SecRuleUpdateActionById takes ID ACTIONS");
+            return -1;
+        }
+        int lo, hi;
+        if (parse_id_range(d->args[0], &lo, &hi) < 0) {
+            errf(err, errlen, d, "SecRuleUpdateActionById: bad id '%s'", d->args[0]);
+            return -1;
+        }
+        for (size_t k = 0; k < b->nlist; k++) {
+            struct rule *r = b->list[k];
+            if (r->marker || r->a.id < lo || r->a.id > hi)
+                continue;
+            struct actions upd;
+            actions_init(&upd);
+            if (parse_actions(b, d->args[1], &upd, false, msg, sizeof msg) < 0) {
+                compile_actions_free(&upd);
+                errf(err, errlen, d, "SecRuleUpdateActionById: %s", msg);
+                return -1;
+            }
+            if (upd.id || upd.phase || upd.chain) {
+                compile_actions_free(&upd);
+                errf(err, errlen, d, "SecRuleUpdateActionById cannot change id, phase or chain");
+                return -1;
+            }
+            /* merge: what the update names replaces the rule's own */
+            if (upd.disrupt != D_NONE)
+                r->a.disrupt = upd.disrupt;
+            if (upd.status)
+                r->a.status = upd.status;
+            if (upd.msg) {
+                macro_free(r->a.msg);
+                r->a.msg = upd.msg;
+                upd.msg = NULL;
+            }
+            if (upd.logdata) {
+                macro_free(r->a.logdata);
+                r->a.logdata = upd.logdata;
+                upd.logdata = NULL;
+            }
+            if (upd.severity >= 0)
+                r->a.severity = upd.severity;
+            if (upd.log >= 0)
+                r->a.log = upd.log;
+            if (upd.auditlog >= 0)
+                r->a.auditlog = upd.auditlog;
+            if (upd.nxforms || upd.xform_none) {
+                memcpy(r->a.xforms, upd.xforms, sizeof upd.xforms);
+                r->a.nxforms = upd.nxforms;
+                r->a.xform_none = upd.xform_none || r->a.xform_none;
+            }
+            for (size_t t = 0; t < upd.ntags; t++) {
+                char **nt = realloc(r->a.tags, (r->a.ntags + 1) * sizeof(*nt));
+                if (!nt)
+                    break;
+                r->a.tags = nt;
+                r->a.tags[r->a.ntags++] = upd.tags[t];
+                upd.tags[t] = NULL;
+            }
+            compile_actions_free(&upd);
+        }
+        return 0;
+    }
+    /* Settings of ModSecurity parts that mamori replaces (audit/debug logs,
+     * temporary files, persistent storage): accepted with their arguments
+     * checked for presence, no effect. */
+    static const char *accepted[] = {
+        "SecTmpDir", "SecDataDir", "SecAuditEngine", "SecAuditLogRelevantStatus",
+        "SecAuditLogParts", "SecAuditLogType", "SecAuditLog", "SecAuditLog2",
+        "SecStatusEngine", "SecAuditLogFormat", "SecAuditLogStorageDir", "SecDebugLog",
+        "SecDebugLogLevel", "SecTmpSaveUploadedFiles", "SecUploadDir", "SecUploadFileMode",
+        "SecUploadKeepFiles", "SecUploadFileLimit", "SecCollectionTimeout",
+        "SecAuditLogDirMode", "SecAuditLogFileMode", "SecWebAppId", "SecXmlExternalEntity",
+        "SecServerSignature", "SecConnEngine",
+    };
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        if (!strcasecmp(n, accepted[i])) {
+            if (d->nargs == 0) {
+                errf(err, errlen, d, "%s needs an argument", n);
+                return -1;
+            }
+            return 0;
+        }
+    }
+    errf(err, errlen, d, "unsupported directive %s", n);
+    return -1;
+}
+
+struct waf_builder *waf_builder_new(void)
+{
+    struct waf_builder *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->p = calloc(1, sizeof(*b->p));
+    if (!b->p) {
+        free(b);
+        return NULL;
+    }
+    struct waf_program *p = b->p;
+    p->engine = ENGINE_ON;
+    p->reqbody_access = true;
+    p->resbody_access = false;
+    p->reqbody_limit = 13107200;
+    p->reqbody_nofiles_limit = 131072;
+    p->resbody_limit = 524288;
+    p->reqbody_limit_reject = true;
+    p->json_depth_limit = 512;
+    p->args_limit = 1000;
+    p->pcre_match_limit = 100000;
+    p->arg_separator = '&';
+    b->lex.on_directive = directive;
+    b->lex.ud = b;
+    for (int i = 0; i <= WAF_PHASES; i++)
+        actions_init(&b->defaults[i]);
+    return b;
+}
+
+int waf_builder_add_file(struct waf_builder *b, const char *path, char *err, size_t errlen)
+{
+    return seclang_load_file(&b->lex, path, err, errlen);
+}
+
+int waf_builder_add_string(struct waf_builder *b, const char *text, const char *name, char *err,
+                           size_t errlen)
+{
+    return seclang_load_string(&b->lex, text, name, err, errlen);
+}
+
+static void rule_free(struct rule *r)
+{
+    compile_actions_free(&r->a);
+    free(r->op_name);
+    free(r->param);
+    macro_free(r->param_macro);
+    rx_free(r->rx);
+    pm_free(r->pm);
+    ipset_free(r->ipset);
+    for (size_t i = 0; i < r->ntargets; i++)
+        compile_target_free(&r->targets[i]);
+    free(r->targets);
+    for (size_t i = 0; i < r->nexcl; i++)
+        compile_target_free(&r->excl[i]);
+    free(r->excl);
+    free(r->marker_name);
+    free(r);
+}
+
+void waf_builder_free(struct waf_builder *b)
+{
+    if (!b)
+        return;
+    if (b->p)
+        waf_program_free(b->p);
+    for (int i = 0; i <= WAF_PHASES; i++)
+        compile_actions_free(&b->defaults[i]);
+    free(b->list);
+    seclang_ctx_free(&b->lex);
+    free(b);
+}
+
+void waf_program_free(struct waf_program *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nall; i++)
+        rule_free(p->all[i]);
+    free(p->all);
+    for (int i = 0; i <= WAF_PHASES; i++)
+        free(p->phase_rules[i]);
+    for (size_t i = 0; i < p->nresbody_mime; i++)
+        free(p->resbody_mime[i]);
+    free(p->resbody_mime);
+    free(p->unicode);
+    free(p->component_sig);
+    if (p->files) {
+        for (size_t i = 0; i < p->nfiles; i++)
+            free(p->files[i]);
+        free(p->files);
+    }
+    free(p);
+}
+
+size_t waf_program_rule_count(const struct waf_program *p) { return p->nrules; }
+
+/* Effective per-rule settings: the phase's SecDefaultAction fills what the
+ * rule leaves unsaid (log, transformations, the action behind 'block'). */
+static void resolve_effective(struct waf_builder *b, struct rule *r, int phase)
+{
+    const struct actions *def = b->has_default[phase] ? &b->defaults[phase] : NULL;
+    r->eff_log = r->a.log >= 0 ? r->a.log == 1 : (def && def->log >= 0 ? def->log == 1 : true);
+    enum disrupt dd = def ? def->disrupt : D_PASS;
+    r->eff_disrupt = r->a.disrupt;
+    /* As in ModSecurity v3, the default's disruptive action only stands in
+     * for 'block'; a rule that names none does not disrupt. */
+    if (r->eff_disrupt == D_NONE)
+        r->eff_disrupt = D_PASS;
+    if (r->eff_disrupt == D_BLOCK)
+        r->eff_disrupt = (dd == D_BLOCK || dd == D_NONE) ? D_PASS : dd;
+    r->eff_status = r->a.status ? r->a.status : (def && def->status ? def->status : 0);
+    r->eff_nxforms = 0;
+    if (def && !r->a.xform_none)
+        for (size_t i = 0; i < def->nxforms && r->eff_nxforms < sizeof r->eff_xforms; i++)
+            r->eff_xforms[r->eff_nxforms++] = def->xforms[i];
+    for (size_t i = 0; i < r->a.nxforms && r->eff_nxforms < sizeof r->eff_xforms; i++)
+        r->eff_xforms[r->eff_nxforms++] = r->a.xforms[i];
+}
+
+struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t errlen)
+{
+    struct waf_program *p = b->p;
+    struct waf_program *out = NULL;
+    if (b->chain_tail) {
+        snprintf(err, errlen, "%s:%d: rule ends with 'chain' but no rule follows",
+                 b->chain_tail->file, b->chain_tail->line);
+        goto out;
+    }
+    /* Lay the rules out per phase; markers go into every phase so that
+     * skipAfter works in whichever phase the skipping rule runs. */
+    for (int ph = 1; ph <= WAF_PHASES; ph++) {
+        size_t cnt = 0;
+        for (size_t i = 0; i < b->nlist; i++)
+            if (!b->list[i]->removed && (b->list[i]->marker || b->list[i]->a.phase == ph))
+                cnt++;
+        p->phase_rules[ph] = calloc(cnt ? cnt : 1, sizeof(struct rule *));
+        if (!p->phase_rules[ph]) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < b->nlist; i++) {
+            struct rule *r = b->list[i];
+            if (r->removed || !(r->marker || r->a.phase == ph))
+                continue;
+            p->phase_rules[ph][k++] = r;
+        }
+        p->nphase[ph] = cnt;
+    }
+    for (size_t i = 0; i < b->nlist; i++) {
+        struct rule *r = b->list[i];
+        if (r->removed || r->marker)
+            continue;
+        p->nrules++;
+        for (struct rule *c = r; c; c = c->chain_next)
+            resolve_effective(b, c, r->a.phase);
+        if (r->a.skip_after) {
+            int ph = r->a.phase;
+            int self = -1;
+            for (size_t k = 0; k < p->nphase[ph]; k++)
+                if (p->phase_rules[ph][k] == r)
+                    self = (int)k;
+            for (size_t k = (size_t)self + 1; k < p->nphase[ph]; k++) {
+                struct rule *m = p->phase_rules[ph][k];
+                if (m->marker && strcmp(m->marker_name, r->a.skip_after) == 0) {
+                    r->skip_to = (int)k + 1;
+                    break;
+                }
+            }
+            /* ModSecurity skips to the end of the phase when the marker is
+             * missing; keep that, it is how CRS's optional markers work */
+            if (r->skip_to < 0)
+                r->skip_to = (int)p->nphase[ph];
+        }
+    }
+    /* the program owns the interned file names */
+    p->files = b->lex.files;
+    p->nfiles = b->lex.nfiles;
+    b->lex.files = NULL;
+    b->lex.nfiles = 0;
+    out = p;
+    b->p = NULL;
+out:
+    waf_builder_free(b);
+    return out;
+}

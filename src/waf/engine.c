@@ -1,0 +1,878 @@
+/* The rule interpreter: runs a phase's rules against a transaction.
+ *
+ * Semantics follow ModSecurity v3 where CRS depends on them:
+ *  - a rule inspects each value of each target after its transformations
+ *    (with multiMatch: after every transformation that changed it);
+ *  - setvar runs once for every matching value, whether or not the rest of
+ *    the chain matches (CRS puts its score setvars on the last chain link);
+ *  - ctl, msg, logdata, logging and the disruptive action run once, after
+ *    the whole chain matched; MATCHED_VAR* describe the last match;
+ *  - 'block' takes the phase's SecDefaultAction disruptive action; nothing
+ *    disrupts unless SecRuleEngine is On. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "waf/body.h"
+#include "waf/detect/detect.h"
+#include "waf/macro.h"
+#include "waf/tx.h"
+#include "waf/vars_table.h"
+
+#define TX_ARENA_DEFAULT (64u << 20)
+#define LOG_VALUE_MAX 100
+#define LOG_PARAM_MAX 200
+#define LOG_DATA_MAX 512
+#define MATCHES_MAX 4096
+
+/* ---- transformation cache -------------------------------------------------
+ * Many rules apply the same transformation chain to the same value; the
+ * cache maps (value pointer, length, chain) to the result for the life of
+ * the transaction. Values live in the arena, so pointers are stable. */
+struct xcache_ent {
+    const char *in;
+    uint32_t inlen;
+    uint32_t chain_hash;
+    uint8_t nx;
+    uint8_t x[40];
+    const char *out;
+    uint32_t outlen;
+};
+#define XCACHE_SLOTS 4096u
+
+static uint32_t chain_hash(const uint8_t *x, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= x[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const char *in,
+                       size_t inlen, const char **out, size_t *outlen)
+{
+    if (nx == 0) {
+        *out = in;
+        *outlen = inlen;
+        return 0;
+    }
+    uint32_t ch = chain_hash(x, nx);
+    uint32_t slot = 0;
+    if (!tx->xc) {
+        tx->xc = arena_calloc(tx->a, XCACHE_SLOTS, sizeof(*tx->xc));
+        tx->xc_mask = XCACHE_SLOTS - 1;
+    }
+    if (tx->xc) {
+        uintptr_t pv = (uintptr_t)in;
+        slot = (uint32_t)((pv >> 4) ^ (pv >> 17) ^ ch ^ inlen) & tx->xc_mask;
+        struct xcache_ent *e = &tx->xc[slot];
+        if (e->in == in && e->inlen == inlen && e->chain_hash == ch && e->nx == nx &&
+            memcmp(e->x, x, nx) == 0) {
+            *out = e->out;
+            *outlen = e->outlen;
+            return 0;
+        }
+    }
+    const char *cur = in;
+    size_t curlen = inlen;
+    for (size_t i = 0; i < nx; i++) {
+        const char *o;
+        size_t ol;
+        if (xform_apply(x[i], &tx->p->xenv, tx->a, cur, curlen, &o, &ol) < 0)
+            return -1;
+        cur = o;
+        curlen = ol;
+    }
+    *out = cur;
+    *outlen = curlen;
+    if (tx->xc && nx <= sizeof tx->xc[0].x && inlen <= UINT32_MAX && curlen <= UINT32_MAX) {
+        struct xcache_ent *e = &tx->xc[slot];
+        e->in = in;
+        e->inlen = (uint32_t)inlen;
+        e->chain_hash = ch;
+        e->nx = (uint8_t)nx;
+        memcpy(e->x, x, nx);
+        e->out = cur;
+        e->outlen = (uint32_t)curlen;
+    }
+    return 0;
+}
+
+/* ---- macro expansion -------------------------------------------------- */
+
+static struct str expand(struct waf_tx *tx, const struct macro *m)
+{
+    if (!m)
+        return STR_LIT("");
+    if (m->constant)
+        return macro_const(m);
+    struct buf b;
+    buf_init(&b, 1u << 20);
+    for (size_t i = 0; i < m->nparts; i++) {
+        const struct macro_part *p = &m->parts[i];
+        if (!p->is_var) {
+            buf_append(&b, p->text, p->len);
+            continue;
+        }
+        struct str v;
+        if (p->var == V_RULE && tx->cur_rule) {
+            const struct rule *r = tx->cur_rule;
+            if (!strcasecmp(p->text, "id")) {
+                buf_printf(&b, "%d", r->a.id);
+            } else if (!strcasecmp(p->text, "msg")) {
+                tx->cur_rule = NULL; /* msg of a msg must not recurse */
+                struct str mv = r->a.msg ? expand(tx, r->a.msg) : STR_LIT("");
+                tx->cur_rule = r;
+                buf_append(&b, mv.p, mv.n);
+            } else if (!strcasecmp(p->text, "severity") && r->a.severity >= 0) {
+                buf_printf(&b, "%d", r->a.severity);
+            } else if (!strcasecmp(p->text, "logdata")) {
+                tx->cur_rule = NULL;
+                struct str lv = r->a.logdata ? expand(tx, r->a.logdata) : STR_LIT("");
+                tx->cur_rule = r;
+                buf_append(&b, lv.p, lv.n);
+            }
+            continue;
+        }
+        if (tx_lookup_first(tx, p->var, p->text, p->len, &v))
+            buf_append(&b, v.p, v.n);
+    }
+    char *s = arena_memdup(tx->a, b.p ? b.p : "", b.len);
+    size_t n = b.len;
+    buf_free(&b);
+    return s ? str_make(s, n) : STR_LIT("");
+}
+
+/* ---- operators ------------------------------------------------------------ */
+
+static long long to_num(const char *s, size_t n)
+{
+    /* like atoi: optional blanks and sign, then digits; anything else stops */
+    size_t i = 0;
+    while (i < n && isspace((unsigned char)s[i]))
+        i++;
+    bool neg = false;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    long long v = 0;
+    while (i < n && isdigit((unsigned char)s[i])) {
+        if (v < 100000000000000000LL)
+            v = v * 10 + (s[i] - '0');
+        i++;
+    }
+    return neg ? -v : v;
+}
+
+static void set_capture(struct waf_tx *tx, int idx, const char *p, size_t n)
+{
+    char k[4];
+    int kl = snprintf(k, sizeof k, "%d", idx);
+    map_set(tx, &tx->maps[V_TX], k, (size_t)kl, p, n);
+}
+
+static bool memmem_ci_word(const char *h, size_t hn, const char *w, size_t wn)
+{
+    if (wn == 0)
+        return true;
+    for (size_t i = 0; i + wn <= hn; i++) {
+        if (memcmp(h + i, w, wn) != 0)
+            continue;
+        bool left = i == 0 || !isalnum((unsigned char)h[i - 1]);
+        bool right = i + wn == hn || !isalnum((unsigned char)h[i + wn]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+/* Runs the rule's operator; returns 1 match, 0 no match. *why is the
+ * operator's own account for the log ("detected SQLi ..."), or NULL. */
+static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t n, bool capture)
+{
+    struct str param = {r->param, r->param_len};
+    if (r->param_macro)
+        param = expand(tx, r->param_macro);
+    int m = 0;
+    switch (r->op) {
+    case OP_RX: {
+        long caps[20];
+        int nc = 0;
+        struct rx *dyn = NULL;
+        const struct rx *re = r->rx;
+        if (r->param_macro) {
+            char e[256];
+            dyn = rx_compile(param.p, param.n, tx->p->pcre_match_limit, e, sizeof e);
+            if (!dyn)
+                break; /* an expanded pattern that does not compile matches nothing */
+            re = dyn;
+        }
+        int rc = rx_match(re, v, n, capture ? caps : NULL, capture ? 10 : 0, &nc);
+        rx_free(dyn);
+        if (rc < 0) {
+            tx_set_scalar_c(tx, V_MSC_PCRE_LIMITS_EXCEEDED, "1");
+            map_set(tx, &tx->maps[V_TX], "msc_pcre_limits_exceeded", 24, "1", 1);
+            rc = 0;
+        }
+        m = rc == 1;
+        if (m && capture) {
+            for (int i = 0; i < nc && i < 10; i++)
+                if (caps[2 * i] >= 0)
+                    set_capture(tx, i, v + caps[2 * i], (size_t)(caps[2 * i + 1] - caps[2 * i]));
+        }
+        break;
+    }
+    case OP_PM: case OP_PMFROMFILE: {
+        size_t off, len;
+        m = pm_match(r->pm, v, n, &off, &len);
+        if (m && capture)
+            set_capture(tx, 0, v + off, len);
+        break;
+    }
+    case OP_STREQ:
+        m = param.n == n && memcmp(param.p, v, n) == 0;
+        break;
+    case OP_CONTAINS:
+        m = param.n == 0 || (n >= param.n && memmem(v, n, param.p, param.n) != NULL);
+        if (m && capture)
+            set_capture(tx, 0, param.p, param.n);
+        break;
+    case OP_CONTAINSWORD:
+        m = memmem_ci_word(v, n, param.p, param.n);
+        if (m && capture)
+            set_capture(tx, 0, param.p, param.n);
+        break;
+    case OP_BEGINSWITH:
+        m = n >= param.n && memcmp(v, param.p, param.n) == 0;
+        if (m && capture)
+            set_capture(tx, 0, param.p, param.n);
+        break;
+    case OP_ENDSWITH:
+        m = n >= param.n && memcmp(v + n - param.n, param.p, param.n) == 0;
+        if (m && capture)
+            set_capture(tx, 0, param.p, param.n);
+        break;
+    case OP_WITHIN:
+        m = n == 0 || (param.n >= n && memmem(param.p, param.n, v, n) != NULL);
+        if (m && capture)
+            set_capture(tx, 0, v, n);
+        break;
+    case OP_STRMATCH:
+        m = param.n == 0 || (n >= param.n && memmem(v, n, param.p, param.n) != NULL);
+        break;
+    case OP_EQ:
+        m = to_num(v, n) == to_num(param.p, param.n);
+        break;
+    case OP_GE:
+        m = to_num(v, n) >= to_num(param.p, param.n);
+        break;
+    case OP_GT:
+        m = to_num(v, n) > to_num(param.p, param.n);
+        break;
+    case OP_LE:
+        m = to_num(v, n) <= to_num(param.p, param.n);
+        break;
+    case OP_LT:
+        m = to_num(v, n) < to_num(param.p, param.n);
+        break;
+    case OP_IPMATCH: case OP_IPMATCHFROMFILE:
+        m = ipset_contains(r->ipset, v, n);
+        break;
+    case OP_VALIDATEBYTERANGE:
+        m = byterange_violated(&r->br, v, n);
+        break;
+    case OP_VALIDATEURLENCODING:
+        m = validate_url_encoding_fails(v, n);
+        break;
+    case OP_VALIDATEUTF8ENCODING:
+        m = validate_utf8_fails(v, n);
+        break;
+    case OP_DETECTSQLI: {
+        struct detect_result res;
+        memset(&res, 0, sizeof res);
+        m = detect_sqli(v, n, &res);
+        if (m && capture)
+            set_capture(tx, 0, res.fingerprint, strlen(res.fingerprint));
+        break;
+    }
+    case OP_DETECTXSS: {
+        struct detect_result res;
+        memset(&res, 0, sizeof res);
+        m = detect_xss(v, n, &res);
+        break;
+    }
+    case OP_UNCONDITIONAL:
+        m = 1;
+        break;
+    case OP_NOMATCH: case OP_GEOLOOKUP: case OP_RBL:
+        m = 0;
+        break;
+    }
+    return r->negate ? !m : m;
+}
+
+/* ---- actions ------------------------------------------------------------- */
+
+static void do_setvar(struct waf_tx *tx, const struct setvar *sv)
+{
+    struct str name = expand(tx, sv->name);
+    struct map *m = &tx->maps[sv->coll];
+    if (sv->op == SV_DEL) {
+        map_del(m, name.p, name.n);
+        return;
+    }
+    struct str val = expand(tx, sv->value);
+    if (sv->op == SV_SET) {
+        map_set(tx, m, name.p, name.n, val.p, val.n);
+        return;
+    }
+    const struct map_ent *e = map_get(m, name.p, name.n);
+    long long cur = e ? to_num(e->val, e->vlen) : 0;
+    long long d = to_num(val.p, val.n);
+    long long res = sv->op == SV_ADD ? cur + d : cur - d;
+    char b[32];
+    int bl = snprintf(b, sizeof b, "%lld", res);
+    map_set(tx, m, name.p, name.n, b, (size_t)bl);
+}
+
+static bool rule_has_tag(const struct rule *r, const char *tag)
+{
+    for (size_t i = 0; i < r->a.ntags; i++)
+        if (strcmp(r->a.tags[i], tag) == 0)
+            return true;
+    return false;
+}
+
+static void *grow(struct waf_tx *tx, void *arr, size_t *cap, size_t n, size_t elsz)
+{
+    if (n < *cap)
+        return arr;
+    size_t nc = *cap ? *cap * 2 : 8;
+    if (nc > 4096)
+        return NULL; /* ctl lists are bounded: a rule set that needs more is broken */
+    void *na = arena_realloc(tx->a, arr, *cap * elsz, nc * elsz);
+    if (na)
+        *cap = nc;
+    return na;
+}
+
+static void do_ctl(struct waf_tx *tx, const struct ctl *c)
+{
+    switch (c->kind) {
+    case CTL_RULE_ENGINE:
+        tx->engine = (enum engine_mode)c->ival;
+        break;
+    case CTL_RULE_REMOVE_BY_ID: {
+        struct id_range *rm = grow(tx, tx->rm, &tx->caprm, tx->nrm, sizeof(*rm));
+        if (!rm)
+            return;
+        tx->rm = rm;
+        tx->rm[tx->nrm++] = (struct id_range){c->lo, c->hi};
+        break;
+    }
+    case CTL_RULE_REMOVE_BY_TAG: {
+        const char **t = grow(tx, tx->rm_tags, &tx->caprm_tags, tx->nrm_tags, sizeof(char *));
+        if (!t)
+            return;
+        tx->rm_tags = t;
+        tx->rm_tags[tx->nrm_tags++] = c->str;
+        break;
+    }
+    case CTL_RULE_REMOVE_TARGET_BY_ID: case CTL_RULE_REMOVE_TARGET_BY_TAG: {
+        struct rm_target *t = grow(tx, tx->rmt, &tx->caprmt, tx->nrmt, sizeof(*t));
+        if (!t)
+            return;
+        tx->rmt = t;
+        tx->rmt[tx->nrmt++] = (struct rm_target){
+            c->lo, c->hi, c->kind == CTL_RULE_REMOVE_TARGET_BY_TAG ? c->str : NULL, c->tgt};
+        break;
+    }
+    case CTL_REQUEST_BODY_PROCESSOR:
+        tx->body_proc = (enum body_proc)c->ival;
+        tx->body_proc_forced = true;
+        break;
+    case CTL_REQUEST_BODY_ACCESS:
+        tx->reqbody_access = c->ival != 0;
+        break;
+    case CTL_FORCE_REQUEST_BODY_VARIABLE:
+        tx->force_reqbody_var = c->ival != 0;
+        break;
+    case CTL_RESPONSE_BODY_ACCESS:
+        tx->resbody_access = c->ival != 0;
+        break;
+    case CTL_REQUEST_BODY_LIMIT:
+        tx->reqbody_limit = (size_t)c->ival;
+        break;
+    default:
+        /* audit/debug log settings: mamori has no audit log to steer */
+        break;
+    }
+}
+
+static bool rule_removed(const struct waf_tx *tx, const struct rule *r)
+{
+    for (size_t i = 0; i < tx->nrm; i++)
+        if (r->a.id >= tx->rm[i].lo && r->a.id <= tx->rm[i].hi)
+            return true;
+    for (size_t i = 0; i < tx->nrm_tags; i++)
+        if (rule_has_tag(r, tx->rm_tags[i]))
+            return true;
+    return false;
+}
+
+static bool item_excluded(struct waf_tx *tx, const struct rule *top, const struct rule *r,
+                          const struct item *it)
+{
+    for (size_t i = 0; i < r->nexcl; i++)
+        if (tx_target_matches_item(tx, &r->excl[i], it))
+            return true;
+    for (size_t i = 0; i < tx->nrmt; i++) {
+        const struct rm_target *rt = &tx->rmt[i];
+        bool applies = rt->tag ? rule_has_tag(top, rt->tag)
+                               : (top->a.id >= rt->lo && top->a.id <= rt->hi);
+        if (applies && tx_target_matches_item(tx, rt->tgt, it))
+            return true;
+    }
+    return false;
+}
+
+/* ---- logging ------------------------------------------------------------- */
+
+static const char *op_display(const struct rule *r)
+{
+    static const char *names[] = {
+        [OP_RX] = "Rx", [OP_PM] = "Pm", [OP_PMFROMFILE] = "PmFromFile", [OP_STREQ] = "StrEq",
+        [OP_CONTAINS] = "Contains", [OP_CONTAINSWORD] = "ContainsWord",
+        [OP_BEGINSWITH] = "BeginsWith", [OP_ENDSWITH] = "EndsWith", [OP_WITHIN] = "Within",
+        [OP_EQ] = "Eq", [OP_GE] = "Ge", [OP_GT] = "Gt", [OP_LE] = "Le", [OP_LT] = "Lt",
+        [OP_IPMATCH] = "IpMatch", [OP_IPMATCHFROMFILE] = "IpMatchFromFile",
+        [OP_VALIDATEBYTERANGE] = "ValidateByteRange",
+        [OP_VALIDATEURLENCODING] = "ValidateUrlEncoding",
+        [OP_VALIDATEUTF8ENCODING] = "ValidateUtf8Encoding", [OP_DETECTSQLI] = "DetectSQLi",
+        [OP_DETECTXSS] = "DetectXSS", [OP_UNCONDITIONAL] = "UnconditionalMatch",
+        [OP_NOMATCH] = "NoMatch", [OP_STRMATCH] = "StrMatch",
+        [OP_GEOLOOKUP] = "GeoLookup", [OP_RBL] = "Rbl",
+    };
+    return names[r->op];
+}
+
+/* Appends s for a log field: quotes and backslashes escaped, control and
+ * non-ASCII bytes as \xHH, at most max bytes of input. */
+static void log_escape(struct buf *b, const char *s, size_t n, size_t max)
+{
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            buf_putc(b, '\\');
+            buf_putc(b, (char)c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            buf_printf(b, "\\x%02x", c);
+        } else {
+            buf_putc(b, (char)c);
+        }
+    }
+}
+
+struct match_state {
+    const char *var;   /* "ARGS:q" */
+    const char *value; /* transformed value */
+    size_t vlen;
+    const struct rule *op_rule; /* rule whose operator matched last */
+};
+
+static void record_match(struct waf_tx *tx, const struct rule *r, const struct match_state *ms,
+                         bool disruptive)
+{
+    if (tx->nm >= MATCHES_MAX)
+        return;
+    struct waf_match *nm = grow(tx, tx->m, &tx->capm, tx->nm, sizeof(*nm));
+    if (!nm) {
+        if (tx->capm < MATCHES_MAX && tx->nm == tx->capm)
+            return;
+    } else {
+        tx->m = nm;
+    }
+    tx->cur_rule = r;
+    struct str msg = expand(tx, r->a.msg);
+    struct str data = expand(tx, r->a.logdata);
+    struct buf b;
+    buf_init(&b, 64 * 1024);
+    if (disruptive)
+        buf_printf(&b, "ModSecurity: Access denied with code %d (phase %d). ", tx->iv.status,
+                   r->a.phase);
+    else
+        buf_puts(&b, "ModSecurity: Warning. ");
+    const struct rule *opr = ms->op_rule ? ms->op_rule : r;
+    buf_printf(&b, "Matched \"Operator `%s' with parameter `", op_display(opr));
+    log_escape(&b, opr->param ? opr->param : "", opr->param_len, LOG_PARAM_MAX);
+    buf_printf(&b, "' against variable `%s' (Value: `", ms->var ? ms->var : "");
+    log_escape(&b, ms->value ? ms->value : "", ms->vlen, LOG_VALUE_MAX);
+    buf_printf(&b, "' ) [file \"%s\"] [line \"%d\"] [id \"%d\"] [rev \"%s\"] [msg \"", r->file,
+               r->line, r->a.id, r->a.rev ? r->a.rev : "");
+    log_escape(&b, msg.p, msg.n, LOG_DATA_MAX);
+    buf_puts(&b, "\"] [data \"");
+    log_escape(&b, data.p, data.n, LOG_DATA_MAX);
+    buf_puts(&b, "\"]");
+    if (r->a.severity >= 0)
+        buf_printf(&b, " [severity \"%d\"]", r->a.severity);
+    buf_printf(&b, " [ver \"%s\"] [maturity \"%d\"] [accuracy \"%d\"]", r->a.ver ? r->a.ver : "",
+               r->a.maturity > 0 ? r->a.maturity : 0, r->a.accuracy > 0 ? r->a.accuracy : 0);
+    for (size_t i = 0; i < r->a.ntags; i++) {
+        buf_puts(&b, " [tag \"");
+        log_escape(&b, r->a.tags[i], strlen(r->a.tags[i]), LOG_DATA_MAX);
+        buf_puts(&b, "\"]");
+    }
+    struct str host = tx->sset[V_SERVER_NAME] ? tx->sv[V_SERVER_NAME] : STR_LIT("");
+    struct str uri = tx->sset[V_REQUEST_URI] ? tx->sv[V_REQUEST_URI] : STR_LIT("");
+    buf_puts(&b, " [hostname \"");
+    log_escape(&b, host.p, host.n, 256);
+    buf_puts(&b, "\"] [uri \"");
+    log_escape(&b, uri.p, uri.n, 1024);
+    buf_printf(&b, "\"] [unique_id \"%s\"] [ref \"\"]", tx->sv[V_UNIQUE_ID].p);
+    if (!nm) {
+        buf_free(&b);
+        return;
+    }
+    struct waf_match *m = &tx->m[tx->nm++];
+    m->id = r->a.id;
+    m->phase = r->a.phase;
+    m->severity = r->a.severity;
+    m->msg = msg.p;
+    m->data = data.p;
+    m->var = ms->var ? ms->var : "";
+    m->value = ms->value ? arena_memdup(tx->a, ms->value, ms->vlen) : "";
+    if (!m->value)
+        m->value = "";
+    m->line = arena_memdup(tx->a, b.p ? b.p : "", b.len);
+    if (!m->line)
+        m->line = "";
+    m->disruptive = disruptive;
+    buf_free(&b);
+    if (r->a.severity >= 0 && (tx->highest_severity < 0 || r->a.severity < tx->highest_severity)) {
+        tx->highest_severity = r->a.severity;
+        tx_set_scalar_num(tx, V_HIGHEST_SEVERITY, r->a.severity);
+    }
+    if (tx->o.on_match)
+        tx->o.on_match(tx->o.ud, m);
+}
+
+/* ---- rule evaluation ---------------------------------------------------- */
+
+static const char *var_label(struct waf_tx *tx, const struct item *it)
+{
+    const char *vn = vars_info(it->var)->name;
+    if (it->var == V_XML || vars_info(it->var)->kind == VT_COLLECTION) {
+        if (it->var == V_XML) {
+            size_t l = strlen(vn) + 1 + it->nlen + 1;
+            char *s = arena_alloc(tx->a, l);
+            if (s)
+                snprintf(s, l, "%s:%.*s", vn, (int)it->nlen, it->name);
+            return s ? s : vn;
+        }
+        size_t l = strlen(vn) + 1 + it->nlen + 1;
+        char *s = arena_alloc(tx->a, l);
+        if (!s)
+            return vn;
+        memcpy(s, vn, strlen(vn));
+        s[strlen(vn)] = ':';
+        memcpy(s + strlen(vn) + 1, it->name, it->nlen);
+        s[l - 1] = '\0';
+        return s;
+    }
+    return vn;
+}
+
+static void matched_vars_clear(struct waf_tx *tx)
+{
+    tx->c[V_MATCHED_VARS].n = 0;
+    tx->sset[V_MATCHED_VAR] = false;
+    tx->sset[V_MATCHED_VAR_NAME] = false;
+}
+
+/* Evaluates one rule (one link of a chain). Returns true if it matched. */
+static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct rule *r,
+                      struct match_state *ms)
+{
+    bool any = false;
+    tx->cur_rule = top;
+    if (r->unconditional) {
+        for (size_t i = 0; i < r->a.nsetvars; i++)
+            do_setvar(tx, &r->a.setvars[i]);
+        return true;
+    }
+    size_t base = tx->nitems;
+    for (size_t ti = 0; ti < r->ntargets; ti++) {
+        const struct target *t = &r->targets[ti];
+        size_t start = tx->nitems;
+        if (tx_resolve(tx, t) < 0)
+            continue;
+        size_t end = tx->nitems;
+        if (t->count) {
+            size_t cnt = 0;
+            for (size_t k = start; k < end; k++)
+                if (!item_excluded(tx, top, r, &tx->items[k]))
+                    cnt++;
+            tx->nitems = start;
+            char num[24];
+            int nl = snprintf(num, sizeof num, "%zu", cnt);
+            char *nv = arena_memdup(tx->a, num, (size_t)nl);
+            if (!nv)
+                continue;
+            struct item ci = {t->var, t->sel ? t->sel : "", t->sel ? (uint32_t)strlen(t->sel) : 0,
+                              nv, (uint32_t)nl};
+            if (run_op(tx, r, nv, (size_t)nl, r->a.capture)) {
+                any = true;
+                const char *label = var_label(tx, &ci);
+                ms->var = label;
+                ms->value = nv;
+                ms->vlen = (size_t)nl;
+                ms->op_rule = r;
+                tx_set_scalar(tx, V_MATCHED_VAR, nv, (size_t)nl);
+                tx_set_scalar_c(tx, V_MATCHED_VAR_NAME, label);
+                tx_coll_add(tx, V_MATCHED_VARS, label, strlen(label), nv, (size_t)nl);
+                for (size_t i = 0; i < r->a.nsetvars; i++)
+                    do_setvar(tx, &r->a.setvars[i]);
+            }
+            continue;
+        }
+        for (size_t k = start; k < end; k++) {
+            struct item it = tx->items[k];
+            if (item_excluded(tx, top, r, &it))
+                continue;
+            const char *tv;
+            size_t tvl;
+            bool matched = false;
+            if (r->a.multimatch) {
+                const char *cur = it.val;
+                size_t curlen = it.vlen;
+                matched = run_op(tx, r, cur, curlen, r->a.capture);
+                tv = cur;
+                tvl = curlen;
+                for (size_t x = 0; x < r->eff_nxforms && !matched; x++) {
+                    const char *o;
+                    size_t ol;
+                    if (xform_apply(r->eff_xforms[x], &tx->p->xenv, tx->a, cur, curlen, &o,
+                                    &ol) < 0)
+                        break;
+                    bool changed = ol != curlen || (o != cur && memcmp(o, cur, ol) != 0);
+                    cur = o;
+                    curlen = ol;
+                    if (changed) {
+                        matched = run_op(tx, r, cur, curlen, r->a.capture);
+                        tv = cur;
+                        tvl = curlen;
+                    }
+                }
+            } else {
+                if (xform_chain(tx, r->eff_xforms, r->eff_nxforms, it.val, it.vlen, &tv, &tvl) < 0)
+                    continue;
+                matched = run_op(tx, r, tv, tvl, r->a.capture);
+            }
+            if (!matched)
+                continue;
+            any = true;
+            const char *label = var_label(tx, &it);
+            ms->var = label;
+            ms->value = tv;
+            ms->vlen = tvl;
+            ms->op_rule = r;
+            tx_set_scalar(tx, V_MATCHED_VAR, tv, tvl);
+            tx_set_scalar_c(tx, V_MATCHED_VAR_NAME, label);
+            tx_coll_add(tx, V_MATCHED_VARS, label, strlen(label), tv, tvl);
+            for (size_t i = 0; i < r->a.nsetvars; i++)
+                do_setvar(tx, &r->a.setvars[i]);
+        }
+        tx->nitems = start;
+    }
+    tx->nitems = base;
+    return any;
+}
+
+enum flow { FLOW_NEXT, FLOW_STOP_PHASE, FLOW_STOP_ALL };
+
+static enum flow run_rule(struct waf_tx *tx, const struct rule *r, int *skip_to, int *skip_n)
+{
+    struct match_state ms = {0};
+    matched_vars_clear(tx);
+    for (const struct rule *c = r; c; c = c->chain_next) {
+        if (!eval_link(tx, r, c, &ms)) {
+            matched_vars_clear(tx);
+            return FLOW_NEXT;
+        }
+    }
+    /* the whole chain matched: post-match actions, innermost link first */
+    const struct rule *links[64];
+    size_t nl = 0;
+    for (const struct rule *c = r; c && nl < 64; c = c->chain_next)
+        links[nl++] = c;
+    for (size_t i = nl; i-- > 0;)
+        for (size_t k = 0; k < links[i]->a.nctls; k++)
+            do_ctl(tx, &links[i]->a.ctls[k]);
+    bool disrupt = false;
+    enum flow fl = FLOW_NEXT;
+    if (tx->engine == ENGINE_ON) {
+        switch (r->eff_disrupt) {
+        case D_DENY: case D_DROP: case D_REDIRECT: case D_PROXY:
+            disrupt = true;
+            tx->iv.disrupt = true;
+            tx->iv.rule_id = r->a.id;
+            tx->iv.status = r->eff_status ? r->eff_status
+                                          : (r->eff_disrupt == D_REDIRECT ? 302 : 403);
+            tx->iv.action = r->eff_disrupt == D_DENY ? "deny"
+                            : r->eff_disrupt == D_DROP ? "drop"
+                            : r->eff_disrupt == D_REDIRECT ? "redirect" : "proxy";
+            tx->iv.url = r->a.redirect;
+            tx->disrupted = true;
+            fl = FLOW_STOP_ALL;
+            break;
+        case D_ALLOW:
+            if (r->a.allow_phase_only) {
+                fl = FLOW_STOP_PHASE;
+            } else if (r->a.allow_request_only) {
+                tx->allow_request = true;
+                fl = FLOW_STOP_PHASE;
+            } else {
+                tx->allow_all = true;
+                fl = FLOW_STOP_PHASE;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    if (r->eff_log || disrupt)
+        record_match(tx, r, &ms, disrupt);
+    if (r->a.skip_after)
+        *skip_to = r->skip_to;
+    else if (r->a.skip)
+        *skip_n = r->a.skip;
+    return fl;
+}
+
+static void run_phase(struct waf_tx *tx, int phase)
+{
+    if (tx->engine == ENGINE_OFF || tx->disrupted || tx->allow_all)
+        return;
+    if (tx->allow_request && phase <= 2)
+        return;
+    const struct waf_program *p = tx->p;
+    size_t n = p->nphase[phase];
+    struct rule *const *rules = p->phase_rules[phase];
+    for (size_t i = 0; i < n; i++) {
+        const struct rule *r = rules[i];
+        if (r->marker || rule_removed(tx, r))
+            continue;
+        int skip_to = -1, skip_n = 0;
+        enum flow fl = run_rule(tx, r, &skip_to, &skip_n);
+        if (fl != FLOW_NEXT)
+            return;
+        if (skip_to >= 0) {
+            i = (size_t)skip_to - 1;
+        } else {
+            /* skip:N counts rules (chains as one), not markers */
+            while (skip_n > 0 && i + 1 < n) {
+                i++;
+                if (!rules[i]->marker)
+                    skip_n--;
+            }
+        }
+        if (tx->engine == ENGINE_OFF)
+            return;
+    }
+}
+
+/* ---- public API ----------------------------------------------------------- */
+
+static void gen_unique_id(char *out, size_t n)
+{
+    static __thread unsigned long long ctr;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, n, "%llx%09ld%06llx", (unsigned long long)ts.tv_sec, ts.tv_nsec,
+             (++ctr) & 0xffffffULL);
+}
+
+struct waf_tx *waf_tx_new(const struct waf_program *p, const struct waf_tx_opts *o)
+{
+    struct waf_tx *tx = calloc(1, sizeof(*tx));
+    if (!tx)
+        return NULL;
+    if (o)
+        tx->o = *o;
+    tx->a = arena_new(tx->o.arena_cap ? tx->o.arena_cap : TX_ARENA_DEFAULT);
+    if (!tx->a) {
+        free(tx);
+        return NULL;
+    }
+    tx->p = p;
+    tx->engine = p->engine;
+    tx->reqbody_access = p->reqbody_access;
+    tx->resbody_access = p->resbody_access;
+    tx->reqbody_limit = p->reqbody_limit;
+    tx->highest_severity = -1;
+    char uid[64];
+    if (tx->o.unique_id)
+        snprintf(uid, sizeof uid, "%s", tx->o.unique_id);
+    else
+        gen_unique_id(uid, sizeof uid);
+    tx_set_scalar_c(tx, V_UNIQUE_ID, uid);
+    tx_set_scalar_c(tx, V_REMOTE_ADDR, tx->o.client_ip ? tx->o.client_ip : "127.0.0.1");
+    tx_set_scalar_c(tx, V_REMOTE_HOST, tx->o.client_ip ? tx->o.client_ip : "127.0.0.1");
+    tx_set_scalar_num(tx, V_REMOTE_PORT, tx->o.client_port);
+    tx_set_scalar_c(tx, V_SERVER_ADDR, tx->o.server_ip ? tx->o.server_ip : "127.0.0.1");
+    tx_set_scalar_num(tx, V_SERVER_PORT, tx->o.server_port ? tx->o.server_port : 80);
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    tx_set_scalar_num(tx, V_TIME_EPOCH, (long long)now);
+    tx_set_scalar_num(tx, V_TIME_YEAR, tm.tm_year + 1900);
+    tx_set_scalar_num(tx, V_TIME_MON, tm.tm_mon);
+    tx_set_scalar_num(tx, V_TIME_DAY, tm.tm_mday);
+    tx_set_scalar_num(tx, V_TIME_HOUR, tm.tm_hour);
+    tx_set_scalar_num(tx, V_TIME_MIN, tm.tm_min);
+    tx_set_scalar_num(tx, V_TIME_SEC, tm.tm_sec);
+    tx_set_scalar_num(tx, V_TIME_WDAY, tm.tm_wday);
+    char tb[32];
+    snprintf(tb, sizeof tb, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    tx_set_scalar_c(tx, V_TIME, tb);
+    tx_set_scalar_c(tx, V_DURATION, "0");
+    return tx;
+}
+
+void waf_tx_free(struct waf_tx *tx)
+{
+    if (!tx)
+        return;
+    if (tx->xml)
+        body_xml_free(tx->xml);
+    arena_free(tx->a);
+    free(tx);
+}
+
+void engine_run_phase(struct waf_tx *tx, int phase);
+void engine_run_phase(struct waf_tx *tx, int phase) { run_phase(tx, phase); }
+
+bool waf_tx_intervention(const struct waf_tx *tx, struct waf_intervention *out)
+{
+    *out = tx->iv;
+    return tx->iv.disrupt;
+}
+
+const struct waf_match *waf_tx_matches(const struct waf_tx *tx, size_t *n)
+{
+    *n = tx->nm;
+    return tx->m;
+}
+
+long waf_tx_get_tx_num(const struct waf_tx *tx, const char *name)
+{
+    const struct map_ent *e = map_get(&tx->maps[V_TX], name, strlen(name));
+    return e ? (long)to_num(e->val, e->vlen) : 0;
+}

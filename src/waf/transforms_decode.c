@@ -1,0 +1,739 @@
+/* Decoders and encoders of the SecLang transformations (URL, HTML, JS,
+ * CSS, C escapes, UTF-8, hex, base64, hashes). See transforms.c for the
+ * conventions; each function here matches libmodsecurity 3.0.9 byte for
+ * byte, quirks included, and documents the quirks where they live. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "waf/transforms_int.h"
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* ---- URL -------------------------------------------------------------- */
+
+int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, const char *in,
+                         size_t n, const char **out, size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    const struct xform_unicode_map *map = (uni && env) ? env->unicode : NULL;
+    struct xw w;
+    size_t i = 0;
+
+    while (i < n && s[i] != '%' && s[i] != '+')
+        i++;
+    if (i == n) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    xw_init(&w, a, in, n, n);
+    xw_putn(&w, s, i);
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c != '%') {
+            xw_put(&w, c == '+' ? ' ' : c);
+            i++;
+            continue;
+        }
+        if (uni && i + 1 < n && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
+            if (i + 5 < n && is_hex(s[i + 2]) && is_hex(s[i + 3]) && is_hex(s[i + 4]) &&
+                is_hex(s[i + 5])) {
+                unsigned cp = (unsigned)x2c(s + i + 2) << 8 | x2c(s + i + 4);
+                unsigned char b;
+                if (map && map->map[cp]) {
+                    b = (unsigned char)(map->map[cp] - 1);
+                } else {
+                    b = x2c(s + i + 4);
+                    /* Full-width ASCII U+FF01..U+FF5E folds onto ASCII. */
+                    if (b > 0x00 && b < 0x5f && (s[i + 2] | 0x20) == 'f' &&
+                        (s[i + 3] | 0x20) == 'f')
+                        b = (unsigned char)(b + 0x20);
+                }
+                xw_put(&w, b);
+                i += 6;
+            } else {
+                xw_put(&w, s[i]);
+                xw_put(&w, s[i + 1]);
+                i += 2;
+            }
+            continue;
+        }
+        if (i + 2 < n && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
+            xw_put(&w, x2c(s + i + 1));
+            i += 3;
+        } else {
+            xw_put(&w, '%');
+            i++;
+        }
+    }
+    return xw_finish(&w, out, outlen);
+}
+
+static inline bool url_plain(unsigned char c)
+{
+    return c == '*' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **out,
+                         size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    size_t cap;
+
+    if (!mul_ok(n, 3, &cap))
+        return -1;
+    xw_init(&w, a, in, n, cap);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == ' ') {
+            xw_put(&w, '+');
+        } else if (url_plain(c)) {
+            xw_put(&w, c);
+        } else {
+            xw_put(&w, '%');
+            xw_put(&w, (unsigned char)hexdig[c >> 4]);
+            xw_put(&w, (unsigned char)hexdig[c & 15]);
+        }
+    }
+    return xw_finish(&w, out, outlen);
+}
+
+/* ---- HTML entities ---------------------------------------------------- */
+
+/* strtol() saturates on overflow and the result is then truncated to a
+ * byte; ModSecurity does exactly this, so huge numbers decode to 0xff. */
+static unsigned char entity_number(const unsigned char *p, size_t len, int base)
+{
+    char tmp[64];
+    if (len >= sizeof(tmp)) {
+        /* Any run this long overflows long (leading zeros aside). */
+        size_t z = 0;
+        while (z < len && p[z] == '0')
+            z++;
+        if (len - z >= sizeof(tmp) - 1)
+            return base == 16 ? 0xff : (unsigned char)(int)LONG_MAX;
+        p += z;
+        len -= z;
+    }
+    memcpy(tmp, p, len);
+    tmp[len] = '\0';
+    long v = strtol(tmp, NULL, base);
+    if (base == 10)
+        return (unsigned char)(int)v; /* atoi() */
+    return (unsigned char)v;
+}
+
+static int named_entity(const unsigned char *p, size_t len)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+        unsigned char c;
+    } ents[] = {{"quot", 4, '"'}, {"amp", 3, '&'}, {"lt", 2, '<'}, {"gt", 2, '>'}, {"nbsp", 4, 0xa0}};
+    for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++)
+        if (len == ents[i].len && strncasecmp((const char *)p, ents[i].name, len) == 0)
+            return ents[i].c;
+    return -1;
+}
+
+int xform_x_html_entity_decode(struct arena *a, const char *in, size_t n, const char **out,
+                                 size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    size_t i = 0;
+
+    if (!memchr(in, '&', n)) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    xw_init(&w, a, in, n, n);
+    while (i < n) {
+        if (s[i] != '&' || i + 1 >= n) {
+            xw_put(&w, s[i++]);
+            continue;
+        }
+        size_t j, k;
+        int c = -1;
+        if (s[i + 1] == '#') {
+            if (i + 2 < n && (s[i + 2] == 'x' || s[i + 2] == 'X')) {
+                j = k = i + 3;
+                while (j < n && is_hex(s[j]))
+                    j++;
+                if (j > k)
+                    c = entity_number(s + k, j - k, 16);
+            } else {
+                j = k = i + 2;
+                while (j < n && s[j] >= '0' && s[j] <= '9')
+                    j++;
+                if (j > k)
+                    c = entity_number(s + k, j - k, 10);
+            }
+        } else {
+            j = k = i + 1;
+            while (j < n && isalnum(s[j]))
+                j++;
+            if (j > k)
+                c = named_entity(s + k, j - k);
+        }
+        if (c < 0) {
+            xw_put(&w, s[i++]);
+            continue;
+        }
+        xw_put(&w, (unsigned char)c);
+        i = (j < n && s[j] == ';') ? j + 1 : j;
+    }
+    return xw_finish(&w, out, outlen);
+}
+
+/* ---- JavaScript / CSS / C escapes ------------------------------------ */
+
+int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **out,
+                        size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    size_t i = 0;
+
+    if (!memchr(in, '\\', n)) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    xw_init(&w, a, in, n, n);
+    while (i < n) {
+        if (s[i] != '\\') {
+            xw_put(&w, s[i++]);
+            continue;
+        }
+        if (i + 5 < n && s[i + 1] == 'u' && is_hex(s[i + 2]) && is_hex(s[i + 3]) &&
+            is_hex(s[i + 4]) && is_hex(s[i + 5])) {
+            unsigned char b = x2c(s + i + 4);
+            if (b > 0x00 && b < 0x5f && (s[i + 2] | 0x20) == 'f' && (s[i + 3] | 0x20) == 'f')
+                b = (unsigned char)(b + 0x20);
+            xw_put(&w, b);
+            i += 6;
+        } else if (i + 3 < n && s[i + 1] == 'x' && is_hex(s[i + 2]) && is_hex(s[i + 3])) {
+            xw_put(&w, x2c(s + i + 2));
+            i += 4;
+        } else if (i + 1 < n && is_odigit(s[i + 1])) {
+            size_t j = 0;
+            unsigned v = 0;
+            while (i + 1 + j < n && j < 3) {
+                j++;
+                if (i + 1 + j >= n || !is_odigit(s[i + 1 + j]))
+                    break;
+            }
+            /* Three digits only while the value still fits one byte. */
+            if (j == 3 && s[i + 1] > '3')
+                j = 2;
+            for (size_t m = 0; m < j; m++)
+                v = v * 8 + (unsigned)(s[i + 1 + m] - '0');
+            xw_put(&w, (unsigned char)v);
+            i += 1 + j;
+        } else if (i + 1 < n) {
+            unsigned char c = s[i + 1];
+            switch (c) {
+            case 'a': c = '\a'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'v': c = '\v'; break;
+            default: break;
+            }
+            xw_put(&w, c);
+            i += 2;
+        } else {
+            xw_put(&w, s[i++]);
+        }
+    }
+    return xw_finish(&w, out, outlen);
+}
+
+int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **out,
+                         size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    size_t i = 0;
+
+    /* ModSecurity decodes a C string here: everything from the first NUL on
+     * is lost. */
+    const unsigned char *z = memchr(s, 0, n);
+    if (!z && !memchr(in, '\\', n)) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    xw_init(&w, a, in, n, n);
+    if (z)
+        n = (size_t)(z - s);
+    while (i < n) {
+        if (s[i] != '\\') {
+            xw_put(&w, s[i++]);
+            continue;
+        }
+        if (i + 1 >= n) { /* a trailing backslash is dropped */
+            i++;
+            continue;
+        }
+        i++;
+        size_t j = 0;
+        while (j < 6 && i + j < n && is_hex(s[i + j]))
+            j++;
+        if (j > 0) {
+            unsigned char b;
+            bool full = false;
+            if (j == 1)
+                b = (unsigned char)(hex_digit_raw(s[i]) & 0xff);
+            else
+                b = x2c(s + i + j - 2);
+            if (j == 4 || (j == 5 && s[i] == '0') || (j == 6 && s[i] == '0' && s[i + 1] == '0'))
+                full = true;
+            if (full && b > 0x00 && b < 0x5f && (s[i + j - 3] | 0x20) == 'f' &&
+                (s[i + j - 4] | 0x20) == 'f')
+                b = (unsigned char)(b + 0x20);
+            if (b == 0) /* the C string ends here */
+                break;
+            xw_put(&w, b);
+            /* One whitespace after a hex escape belongs to the escape. */
+            if (i + j < n && is_space(s[i + j]))
+                j++;
+            i += j;
+        } else if (s[i] == '\n') {
+            i++;
+        } else {
+            xw_put(&w, s[i++]);
+        }
+    }
+    return xw_finish(&w, out, outlen);
+}
+
+int xform_x_escape_seq_decode(struct arena *a, const char *in, size_t n, const char **out,
+                                size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    size_t i = 0;
+
+    if (!memchr(in, '\\', n)) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    xw_init(&w, a, in, n, n);
+    while (i < n) {
+        if (s[i] != '\\' || i + 1 >= n) {
+            xw_put(&w, s[i++]);
+            continue;
+        }
+        int c = -1;
+        switch (s[i + 1]) {
+        case 'a': c = '\a'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'v': c = '\v'; break;
+        case '\\': c = '\\'; break;
+        case '?': c = '?'; break;
+        case '\'': c = '\''; break;
+        case '"': c = '"'; break;
+        default: break;
+        }
+        if (c != -1) {
+            i += 2;
+        } else if (s[i + 1] == 'x' || s[i + 1] == 'X') {
+            if (i + 3 < n && is_hex(s[i + 2]) && is_hex(s[i + 3])) {
+                c = x2c(s + i + 2);
+                i += 4;
+            }
+        } else if (is_odigit(s[i + 1])) {
+            size_t j = 0;
+            unsigned v = 0;
+            while (i + 1 + j < n && j < 3) {
+                v = v * 8 + (unsigned)(s[i + 1 + j] - '0');
+                j++;
+                if (i + 1 + j >= n || !is_odigit(s[i + 1 + j]))
+                    break;
+            }
+            c = (int)(v & 0xff);
+            i += 1 + j;
+        }
+        if (c == -1) {
+            /* Unknown escape: the backslash goes, the byte stays. */
+            xw_put(&w, s[i + 1]);
+            i += 2;
+        } else {
+            xw_put(&w, (unsigned char)c);
+        }
+    }
+    return xw_finish(&w, out, outlen);
+}
+
+/* ---- UTF-8 to %uXXXX -------------------------------------------------- */
+
+static void put_u(struct xw *w, unsigned d)
+{
+    char hex[16];
+    int len = snprintf(hex, sizeof(hex), "%x", d);
+    xw_put(w, '%');
+    xw_put(w, 'u');
+    for (int p = len; p < 4; p++)
+        xw_put(w, '0');
+    xw_putn(w, (const unsigned char *)hex, (size_t)len);
+}
+
+int xform_x_utf8_to_unicode(struct arena *a, const char *in, size_t n, const char **out,
+                              size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    size_t i = 0, cap;
+
+    while (i < n && s[i] != 0 && s[i] < 0x80)
+        i++;
+    if (i == n) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    /* Worst case: an overlong 2-byte sequence becomes "%uXXXX" plus its lead
+     * byte, 7 bytes for 2. */
+    if (!mul_ok(n, 4, &cap))
+        return -1;
+    xw_init(&w, a, in, n, cap);
+    xw_putn(&w, s, i);
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t left = n - i;
+        int ulen = 0;
+        unsigned d = 0;
+
+        if (c < 0x80) {
+            if (c != 0) /* NULs are dropped */
+                xw_put(&w, c);
+        } else if ((c & 0xe0) == 0xc0) {
+            if (left >= 2 && (s[i + 1] & 0xc0) == 0x80) {
+                ulen = 2;
+                d = (unsigned)(c & 0x1f) << 6 | (s[i + 1] & 0x3f);
+                put_u(&w, d);
+            } else {
+                ulen = -1;
+            }
+        } else if ((c & 0xf0) == 0xe0) {
+            if (left >= 3 && (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80) {
+                ulen = 3;
+                d = (unsigned)(c & 0x0f) << 12 | (unsigned)(s[i + 1] & 0x3f) << 6 |
+                    (s[i + 2] & 0x3f);
+                put_u(&w, d);
+            } else {
+                ulen = -1;
+            }
+        } else if ((c & 0xf8) == 0xf0) {
+            if (c >= 0xf5)
+                xw_put(&w, c);
+            if (left >= 4 && (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80 &&
+                (s[i + 3] & 0xc0) == 0x80) {
+                ulen = 4;
+                d = (unsigned)(c & 0x07) << 18 | (unsigned)(s[i + 1] & 0x3f) << 12 |
+                    (unsigned)(s[i + 2] & 0x3f) << 6 | (s[i + 3] & 0x3f);
+                put_u(&w, d);
+            } else {
+                ulen = -1;
+            }
+        } else {
+            xw_put(&w, c);
+        }
+        if (d >= 0xd800 && d <= 0xdfff)
+            xw_put(&w, c);
+        if ((ulen == 4 && d < 0x10000) || (ulen == 3 && d < 0x800) || (ulen == 2 && d < 0x80))
+            xw_put(&w, c);
+        i += ulen > 0 ? (size_t)ulen : 1;
+    }
+    return xw_finish(&w, out, outlen);
+}
+
+/* ---- length, hashes, hex, base64 ------------------------------------- */
+
+int xform_x_length(struct arena *a, size_t n, const char **out, size_t *outlen)
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof(tmp), "%zu", n);
+    char *b = arena_memdup(a, tmp, (size_t)len);
+    if (!b)
+        return -1;
+    *out = b;
+    *outlen = (size_t)len;
+    return 1;
+}
+
+int xform_x_digest(const EVP_MD *md, struct arena *a, const char *in, size_t n,
+                     const char **out, size_t *outlen)
+{
+    unsigned char dig[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (!EVP_Digest(in, n, dig, &dlen, md, NULL))
+        return -1;
+    char *b = arena_memdup(a, dig, dlen);
+    if (!b)
+        return -1;
+    *out = b;
+    *outlen = dlen;
+    return 1;
+}
+
+int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **out,
+                         size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t cap;
+    if (!mul_ok(n, 2, &cap) || cap == SIZE_MAX)
+        return -1;
+    if (n == 0) {
+        *out = in;
+        *outlen = 0;
+        return 0;
+    }
+    char *b = arena_alloc(a, cap + 1);
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        b[2 * i] = hexdig[s[i] >> 4];
+        b[2 * i + 1] = hexdig[s[i] & 15];
+    }
+    b[cap] = '\0';
+    *out = b;
+    *outlen = cap;
+    return 1;
+}
+
+int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
+                         size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+
+    xw_init(&w, a, in, n, n / 2);
+    for (size_t j = 0; j + 1 < n; j += 2)
+        xw_put(&w, x2c(s + j));
+    return xw_finish(&w, out, outlen);
+}
+
+/* ModSecurity walks a C string here: it stops at the first NUL (input or
+ * decoded), never looks at the last input byte, and after a run of hex
+ * pairs copies the following byte without examining it. */
+int xform_x_sql_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
+                             size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    size_t i = 0;
+#define AT(k) ((k) < n ? s[(k)] : 0)
+
+    xw_init(&w, a, in, n, n);
+    while (i + 1 < n && s[i] != 0) {
+        if (s[i] == '0' && (s[i + 1] | 0x20) == 'x' && is_hex(AT(i + 2)) && is_hex(AT(i + 3))) {
+            i += 2;
+            while (is_hex(AT(i)) && is_hex(AT(i + 1))) {
+                unsigned char b = x2c(s + i);
+                if (b == 0)
+                    goto done;
+                xw_put(&w, b);
+                i += 2;
+            }
+        }
+        if (AT(i) == 0)
+            break;
+        xw_put(&w, s[i++]);
+    }
+done:
+#undef AT
+    return xw_finish(&w, out, outlen);
+}
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* 0..63 for alphabet bytes, 64 for '=', 127 otherwise. */
+static unsigned char b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (unsigned char)(c - 'A');
+    if (c >= 'a' && c <= 'z')
+        return (unsigned char)(c - 'a' + 26);
+    if (c >= '0' && c <= '9')
+        return (unsigned char)(c - '0' + 52);
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    if (c == '=')
+        return 64;
+    return 127;
+}
+
+int xform_x_base64_encode(struct arena *a, const char *in, size_t n, const char **out,
+                            size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t groups = n / 3 + (n % 3 != 0), cap;
+    if (!mul_ok(groups, 4, &cap) || cap == SIZE_MAX)
+        return -1;
+    if (n == 0) {
+        *out = in;
+        *outlen = 0;
+        return 0;
+    }
+    char *b = arena_alloc(a, cap + 1);
+    if (!b)
+        return -1;
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+        b[o++] = b64chars[v >> 18];
+        b[o++] = b64chars[(v >> 12) & 63];
+        b[o++] = b64chars[(v >> 6) & 63];
+        b[o++] = b64chars[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
+        b[o++] = b64chars[v >> 18];
+        b[o++] = b64chars[(v >> 12) & 63];
+        b[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+        b[o++] = '=';
+    }
+    b[o] = '\0';
+    *out = b;
+    *outlen = o;
+    return 1;
+}
+
+/* Strict decoder (ModSecurity hands the input, up to its first NUL, to
+ * mbedtls): any invalid byte makes the whole result empty; spaces are
+ * allowed only next to line ends; '=' only at the end, at most two. */
+int xform_x_base64_decode(struct arena *a, const char *in, size_t n, const char **out,
+                            size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    const unsigned char *z = memchr(s, 0, n);
+    size_t slen = z ? (size_t)(z - s) : n;
+    size_t i, cnt = 0, pads = 0;
+
+    for (i = 0; i < slen; i++) {
+        size_t sp = 0;
+        while (i < slen && s[i] == ' ') {
+            i++;
+            sp++;
+        }
+        if (i == slen)
+            break;
+        if (slen - i >= 2 && s[i] == '\r' && s[i + 1] == '\n')
+            continue;
+        if (s[i] == '\n')
+            continue;
+        if (sp)
+            goto empty;
+        unsigned char v = b64val(s[i]);
+        if (v == 64 && ++pads > 2)
+            goto empty;
+        if (v == 127)
+            goto empty;
+        if (v < 64 && pads)
+            goto empty;
+        cnt++;
+    }
+    if (cnt == 0)
+        goto empty;
+
+    struct xw w;
+    xw_init(&w, a, in, n, (cnt / 4) * 3 + 3);
+    unsigned x = 0, q = 0, keep = 3;
+    for (i = 0; i < slen; i++) {
+        unsigned char c = s[i];
+        if (c == '\r' || c == '\n' || c == ' ')
+            continue;
+        unsigned char v = b64val(c);
+        if (v == 64)
+            keep--;
+        x = (x << 6) | (v & 0x3f);
+        if (++q == 4) {
+            q = 0;
+            if (keep > 0)
+                xw_put(&w, (unsigned char)(x >> 16));
+            if (keep > 1)
+                xw_put(&w, (unsigned char)(x >> 8));
+            if (keep > 2)
+                xw_put(&w, (unsigned char)x);
+        }
+    }
+    return xw_finish(&w, out, outlen);
+empty:
+    *out = in;
+    *outlen = 0;
+    return n == 0 ? 0 : 1;
+}
+
+/* Forgiving decoder: skips bytes outside the alphabet. A '=' in the second
+ * position of a quantum that is not followed by another '=' aborts with an
+ * empty result. ModSecurity then checks whether the last byte "was a pad"
+ * by comparing its decoded value with '=' (61), so a final '9' (value 61)
+ * counts as padding too; with a lone 6-bit group pending that also empties
+ * the result. */
+int xform_x_base64_decode_ext(struct arena *a, const char *in, size_t n, const char **out,
+                                size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    struct xw w;
+    unsigned q = 0;
+    int last = 0;
+    unsigned char cur = 0;
+
+    xw_init(&w, a, in, n, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '=') {
+            last = '=';
+            if ((i + 1 >= n || s[i + 1] != '=') && q % 4 == 1)
+                goto empty;
+            continue;
+        }
+        unsigned char v = b64val(c);
+        last = v >= 64 ? -1 : v;
+        if (v >= 64)
+            continue;
+        switch (q % 4) {
+        case 0:
+            cur = (unsigned char)(v << 2);
+            break;
+        case 1:
+            xw_put(&w, (unsigned char)(cur | v >> 4));
+            cur = (unsigned char)((v & 0x0f) << 4);
+            break;
+        case 2:
+            xw_put(&w, (unsigned char)(cur | v >> 2));
+            cur = (unsigned char)((v & 0x03) << 6);
+            break;
+        default:
+            xw_put(&w, (unsigned char)(cur | v));
+            break;
+        }
+        q++;
+    }
+    if (last == '=' && q % 4 == 1)
+        goto empty;
+    return xw_finish(&w, out, outlen);
+empty:
+    *out = in;
+    *outlen = 0;
+    return n == 0 ? 0 : 1;
+}

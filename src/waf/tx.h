@@ -1,0 +1,126 @@
+/* Transaction state shared by the engine's files (engine.c, tx_vars.c,
+ * tx_body.c). Not part of the public API. */
+#ifndef MAMORI_WAF_TX_H
+#define MAMORI_WAF_TX_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/str.h"
+#include "waf/program.h"
+#include "waf/waf.h"
+
+struct kv {
+    const char *name;
+    uint32_t nlen;
+    const char *val;
+    uint32_t vlen;
+};
+
+struct coll {
+    struct kv *v;
+    uint32_t n, cap;
+};
+
+/* Mutable string map (TX, IP, SESSION...): insertion-ordered entries with a
+ * hash index; names are stored lower-cased (collections are
+ * case-insensitive); deleted entries keep their slot with name == NULL. */
+struct map_ent {
+    char *name;
+    uint32_t nlen;
+    uint32_t hash;
+    char *val;
+    uint32_t vlen;
+};
+struct map {
+    struct map_ent *e;
+    uint32_t n, cap;
+    int32_t *idx; /* open addressing over entry indices, -1 empty */
+    uint32_t mask;
+};
+
+/* One value a rule inspects: its collection, key and value. */
+struct item {
+    int var;
+    const char *name;
+    uint32_t nlen;
+    const char *val;
+    uint32_t vlen;
+};
+
+struct id_range {
+    int lo, hi;
+};
+
+struct rm_target {
+    int lo, hi;         /* by id */
+    const char *tag;    /* by tag (NULL if by id) */
+    const struct target *tgt;
+};
+
+struct waf_tx {
+    const struct waf_program *p;
+    struct arena *a;
+    struct waf_tx_opts o;
+    enum engine_mode engine;
+    /* scalar variables; set[] says which exist */
+    struct str sv[V__COUNT];
+    bool sset[V__COUNT];
+    struct coll c[V__COUNT];
+    struct map maps[V__COUNT]; /* only TX, IP, SESSION, GLOBAL, USER, RESOURCE, ENV used */
+    struct body_xml *xml;
+    /* request */
+    enum body_proc body_proc;
+    bool body_proc_forced;
+    bool reqbody_access;
+    bool force_reqbody_var;
+    size_t reqbody_limit;
+    bool resbody_access;
+    uint64_t args_combined;
+    /* rule flow */
+    struct id_range *rm;
+    size_t nrm, caprm;
+    const char **rm_tags;
+    size_t nrm_tags, caprm_tags;
+    struct rm_target *rmt;
+    size_t nrmt, caprmt;
+    bool disrupted;
+    bool allow_all, allow_request;
+    struct waf_intervention iv;
+    int highest_severity;
+    /* matches */
+    struct waf_match *m;
+    size_t nm, capm;
+    /* scratch */
+    struct item *items;
+    size_t nitems, capitems;
+    const struct rule *cur_rule;
+    /* transformation cache */
+    struct xcache_ent *xc;
+    uint32_t xc_mask;
+    uint32_t xc_used;
+};
+
+/* tx_vars.c */
+int tx_coll_add(struct waf_tx *tx, int var, const char *name, size_t nlen, const char *val,
+                size_t vlen);
+void tx_set_scalar(struct waf_tx *tx, int var, const char *val, size_t vlen);
+void tx_set_scalar_c(struct waf_tx *tx, int var, const char *val);
+void tx_set_scalar_num(struct waf_tx *tx, int var, long long v);
+struct map *tx_map(struct waf_tx *tx, int var);
+const struct map_ent *map_get(const struct map *m, const char *name, size_t nlen);
+int map_set(struct waf_tx *tx, struct map *m, const char *name, size_t nlen, const char *val,
+            size_t vlen);
+void map_del(struct map *m, const char *name, size_t nlen);
+/* Collects the items a target selects (exclusions are applied by the caller). */
+int tx_resolve(struct waf_tx *tx, const struct target *t);
+bool tx_target_matches_item(struct waf_tx *tx, const struct target *t, const struct item *it);
+/* First value of var[:key] as a string (macro expansion). */
+bool tx_lookup_first(struct waf_tx *tx, int var, const char *key, size_t klen, struct str *out);
+
+/* tx_body.c */
+int tx_process_body(struct waf_tx *tx, const char *body, size_t n);
+int tx_add_args_urlencoded(struct waf_tx *tx, int var, const char *p, size_t n);
+
+#endif

@@ -1,0 +1,372 @@
+/* Transaction variables: collections, scalars, the mutable maps behind
+ * TX/IP/SESSION, and resolving a rule target into the items it inspects. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "waf/body.h"
+#include "waf/tx.h"
+#include "waf/vars_table.h"
+
+#define COLL_MAX_ITEMS 100000u /* per collection; past it new items are dropped */
+#define MAP_MAX_ENTRIES 10000u
+
+int tx_coll_add(struct waf_tx *tx, int var, const char *name, size_t nlen, const char *val,
+                size_t vlen)
+{
+    struct coll *c = &tx->c[var];
+    if (nlen > UINT32_MAX || vlen > UINT32_MAX)
+        return -1;
+    if (c->n == c->cap) {
+        if (c->cap >= COLL_MAX_ITEMS)
+            return -1;
+        uint32_t nc = c->cap ? c->cap * 2 : 16;
+        struct kv *nv = arena_realloc(tx->a, c->v, c->cap * sizeof(*nv), nc * sizeof(*nv));
+        if (!nv)
+            return -1;
+        c->v = nv;
+        c->cap = nc;
+    }
+    char *nm = arena_memdup(tx->a, name, nlen);
+    char *vl = arena_memdup(tx->a, val, vlen);
+    if (!nm || !vl)
+        return -1;
+    c->v[c->n++] = (struct kv){nm, (uint32_t)nlen, vl, (uint32_t)vlen};
+    return 0;
+}
+
+void tx_set_scalar(struct waf_tx *tx, int var, const char *val, size_t vlen)
+{
+    char *v = arena_memdup(tx->a, val, vlen);
+    if (!v)
+        return;
+    tx->sv[var] = str_make(v, vlen);
+    tx->sset[var] = true;
+}
+
+void tx_set_scalar_c(struct waf_tx *tx, int var, const char *val)
+{
+    tx_set_scalar(tx, var, val, strlen(val));
+}
+
+void tx_set_scalar_num(struct waf_tx *tx, int var, long long v)
+{
+    char b[32];
+    int n = snprintf(b, sizeof b, "%lld", v);
+    tx_set_scalar(tx, var, b, (size_t)n);
+}
+
+struct map *tx_map(struct waf_tx *tx, int var) { return &tx->maps[var]; }
+
+static uint32_t hash_lower(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)tolower((unsigned char)s[i]);
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static int32_t map_find(const struct map *m, const char *name, size_t nlen, uint32_t h)
+{
+    if (!m->idx)
+        return -1;
+    for (uint32_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        int32_t k = m->idx[i];
+        if (k < 0)
+            return -1;
+        const struct map_ent *e = &m->e[k];
+        if (e->hash == h && e->name && e->nlen == nlen && strncasecmp(e->name, name, nlen) == 0)
+            return k;
+    }
+}
+
+const struct map_ent *map_get(const struct map *m, const char *name, size_t nlen)
+{
+    int32_t k = map_find(m, name, nlen, hash_lower(name, nlen));
+    return k < 0 ? NULL : &m->e[k];
+}
+
+static int map_rehash(struct waf_tx *tx, struct map *m, uint32_t slots)
+{
+    int32_t *idx = arena_alloc(tx->a, slots * sizeof(*idx));
+    if (!idx)
+        return -1;
+    for (uint32_t i = 0; i < slots; i++)
+        idx[i] = -1;
+    for (uint32_t k = 0; k < m->n; k++) {
+        if (!m->e[k].name)
+            continue;
+        uint32_t i = m->e[k].hash & (slots - 1);
+        while (idx[i] >= 0)
+            i = (i + 1) & (slots - 1);
+        idx[i] = (int32_t)k;
+    }
+    m->idx = idx;
+    m->mask = slots - 1;
+    return 0;
+}
+
+int map_set(struct waf_tx *tx, struct map *m, const char *name, size_t nlen, const char *val,
+            size_t vlen)
+{
+    uint32_t h = hash_lower(name, nlen);
+    int32_t k = map_find(m, name, nlen, h);
+    char *v = arena_memdup(tx->a, val, vlen);
+    if (!v)
+        return -1;
+    if (k >= 0) {
+        m->e[k].val = v;
+        m->e[k].vlen = (uint32_t)vlen;
+        return 0;
+    }
+    if (m->n >= MAP_MAX_ENTRIES)
+        return -1;
+    if (m->n == m->cap) {
+        uint32_t nc = m->cap ? m->cap * 2 : 64;
+        struct map_ent *ne = arena_realloc(tx->a, m->e, m->cap * sizeof(*ne), nc * sizeof(*ne));
+        if (!ne)
+            return -1;
+        m->e = ne;
+        m->cap = nc;
+    }
+    if (!m->idx || (m->n + 1) * 2 > m->mask + 1) {
+        uint32_t slots = m->idx ? (m->mask + 1) * 2 : 128;
+        if (map_rehash(tx, m, slots) < 0)
+            return -1;
+    }
+    char *nm = arena_memdup(tx->a, name, nlen);
+    if (!nm)
+        return -1;
+    for (size_t i = 0; i < nlen; i++)
+        nm[i] = (char)tolower((unsigned char)nm[i]);
+    k = (int32_t)m->n++;
+    m->e[k] = (struct map_ent){nm, (uint32_t)nlen, h, v, (uint32_t)vlen};
+    uint32_t i = h & m->mask;
+    while (m->idx[i] >= 0)
+        i = (i + 1) & m->mask;
+    m->idx[i] = k;
+    return 0;
+}
+
+void map_del(struct map *m, const char *name, size_t nlen)
+{
+    int32_t k = map_find(m, name, nlen, hash_lower(name, nlen));
+    if (k >= 0)
+        m->e[k].name = NULL; /* tombstone: the index still points here, lookups skip it */
+}
+
+static int push_item(struct waf_tx *tx, int var, const char *name, size_t nlen, const char *val,
+                     size_t vlen)
+{
+    if (tx->nitems == tx->capitems) {
+        size_t nc = tx->capitems ? tx->capitems * 2 : 64;
+        struct item *ni = arena_realloc(tx->a, tx->items, tx->capitems * sizeof(*ni),
+                                        nc * sizeof(*ni));
+        if (!ni)
+            return -1;
+        tx->items = ni;
+        tx->capitems = nc;
+    }
+    tx->items[tx->nitems++] = (struct item){var, name, (uint32_t)nlen, val, (uint32_t)vlen};
+    return 0;
+}
+
+static bool sel_match(struct waf_tx *tx, const struct target *t, const char *name, size_t nlen)
+{
+    (void)tx;
+    switch (t->sel_kind) {
+    case SEL_NONE:
+        return true;
+    case SEL_NAME:
+        return t->sel_len == nlen && strncasecmp(t->sel, name, nlen) == 0;
+    case SEL_REGEX: {
+        int nc = 0;
+        return rx_match(t->sel_rx, name, nlen, NULL, 0, &nc) == 1;
+    }
+    }
+    return false;
+}
+
+bool tx_target_matches_item(struct waf_tx *tx, const struct target *t, const struct item *it)
+{
+    if ((int)t->var != it->var) {
+        /* an exclusion of ARGS also covers the ARGS_GET/ARGS_POST items
+         * that make up ARGS, and likewise for the _NAMES forms */
+        return false;
+    }
+    return sel_match(tx, t, it->name, it->nlen);
+}
+
+static int xml_cb(void *ctx, const char *val, size_t vlen)
+{
+    struct waf_tx *tx = ctx;
+    return push_item(tx, V_XML, tx->cur_rule ? "" : "", 0, val, vlen);
+}
+
+static int resolve_coll(struct waf_tx *tx, const struct target *t, int src, int as_var,
+                        bool names)
+{
+    const struct coll *c = &tx->c[src];
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct kv *kv = &c->v[i];
+        if (!sel_match(tx, t, kv->name, kv->nlen))
+            continue;
+        if (push_item(tx, as_var, kv->name, kv->nlen, names ? kv->name : kv->val,
+                      names ? kv->nlen : kv->vlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int resolve_map(struct waf_tx *tx, const struct target *t, int var)
+{
+    const struct map *m = &tx->maps[var];
+    for (uint32_t k = 0; k < m->n; k++) {
+        const struct map_ent *e = &m->e[k];
+        if (!e->name || !sel_match(tx, t, e->name, e->nlen))
+            continue;
+        if (push_item(tx, var, e->name, e->nlen, e->val, e->vlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* RULE:id, RULE:msg... of the rule being run. */
+static int resolve_rule(struct waf_tx *tx, const struct target *t);
+
+int tx_resolve(struct waf_tx *tx, const struct target *t)
+{
+    size_t before = tx->nitems;
+    int rc = 0;
+    switch (t->var) {
+    case V_ARGS:
+        rc = resolve_coll(tx, t, V_ARGS_GET, V_ARGS, false);
+        if (!rc)
+            rc = resolve_coll(tx, t, V_ARGS_POST, V_ARGS, false);
+        break;
+    case V_ARGS_NAMES:
+        rc = resolve_coll(tx, t, V_ARGS_GET, V_ARGS_NAMES, true);
+        if (!rc)
+            rc = resolve_coll(tx, t, V_ARGS_POST, V_ARGS_NAMES, true);
+        break;
+    case V_ARGS_GET_NAMES:
+        rc = resolve_coll(tx, t, V_ARGS_GET, V_ARGS_GET_NAMES, true);
+        break;
+    case V_ARGS_POST_NAMES:
+        rc = resolve_coll(tx, t, V_ARGS_POST, V_ARGS_POST_NAMES, true);
+        break;
+    case V_REQUEST_HEADERS_NAMES:
+        rc = resolve_coll(tx, t, V_REQUEST_HEADERS, V_REQUEST_HEADERS_NAMES, true);
+        break;
+    case V_REQUEST_COOKIES_NAMES:
+        rc = resolve_coll(tx, t, V_REQUEST_COOKIES, V_REQUEST_COOKIES_NAMES, true);
+        break;
+    case V_RESPONSE_HEADERS_NAMES:
+        rc = resolve_coll(tx, t, V_RESPONSE_HEADERS, V_RESPONSE_HEADERS_NAMES, true);
+        break;
+    case V_MATCHED_VARS_NAMES:
+        rc = resolve_coll(tx, t, V_MATCHED_VARS, V_MATCHED_VARS_NAMES, true);
+        break;
+    case V_FILES_NAMES:
+        rc = resolve_coll(tx, t, V_FILES, V_FILES_NAMES, true);
+        break;
+    case V_TX: case V_IP: case V_SESSION: case V_GLOBAL: case V_USER: case V_RESOURCE:
+    case V_ENV:
+        rc = resolve_map(tx, t, t->var);
+        break;
+    case V_RULE:
+        rc = resolve_rule(tx, t);
+        break;
+    case V_XML:
+        if (tx->xml && t->sel_kind == SEL_NAME) {
+            tx->cur_rule = NULL;
+            rc = body_xml_xpath(tx->xml, t->sel, xml_cb, tx);
+            /* name the items by the XPath, as ModSecurity reports them (XML:/path) */
+            for (size_t i = before; i < tx->nitems; i++) {
+                tx->items[i].name = t->sel;
+                tx->items[i].nlen = (uint32_t)strlen(t->sel);
+            }
+        }
+        break;
+    default:
+        if (vars_info(t->var)->kind == VT_COLLECTION) {
+            rc = resolve_coll(tx, t, t->var, t->var, false);
+        } else if (tx->sset[t->var]) {
+            rc = push_item(tx, t->var, "", 0, tx->sv[t->var].p, tx->sv[t->var].n);
+        }
+        break;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+static int resolve_rule(struct waf_tx *tx, const struct target *t)
+{
+    const struct rule *r = tx->cur_rule;
+    if (!r)
+        return 0;
+    char num[32];
+    static const char *keys[] = {"id", "rev", "severity", "ver", "phase"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (!sel_match(tx, t, keys[i], strlen(keys[i])))
+            continue;
+        const char *v = "";
+        if (i == 0) {
+            snprintf(num, sizeof num, "%d", r->a.id);
+            v = num;
+        } else if (i == 1) {
+            v = r->a.rev ? r->a.rev : "";
+        } else if (i == 2) {
+            if (r->a.severity < 0)
+                continue;
+            snprintf(num, sizeof num, "%d", r->a.severity);
+            v = num;
+        } else if (i == 3) {
+            v = r->a.ver ? r->a.ver : "";
+        } else {
+            snprintf(num, sizeof num, "%d", r->a.phase);
+            v = num;
+        }
+        char *cv = arena_memdup(tx->a, v, strlen(v));
+        if (!cv || push_item(tx, V_RULE, keys[i], strlen(keys[i]), cv, strlen(cv)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+bool tx_lookup_first(struct waf_tx *tx, int var, const char *key, size_t klen, struct str *out)
+{
+    const struct var_info *vi = vars_info(var);
+    if (vi->kind == VT_SCALAR) {
+        if (!tx->sset[var])
+            return false;
+        *out = tx->sv[var];
+        return true;
+    }
+    if (tx->maps[var].e || var == V_TX || var == V_IP || var == V_SESSION || var == V_GLOBAL ||
+        var == V_USER || var == V_RESOURCE || var == V_ENV) {
+        const struct map_ent *e = map_get(&tx->maps[var], key, klen);
+        if (!e)
+            return false;
+        *out = str_make(e->val, e->vlen);
+        return true;
+    }
+    struct target t = {.var = var, .sel_kind = klen ? SEL_NAME : SEL_NONE};
+    char selbuf[256];
+    if (klen >= sizeof selbuf)
+        return false;
+    memcpy(selbuf, key, klen);
+    selbuf[klen] = '\0';
+    t.sel = selbuf;
+    t.sel_len = klen;
+    size_t before = tx->nitems;
+    if (tx_resolve(tx, &t) < 0 || tx->nitems == before) {
+        tx->nitems = before;
+        return false;
+    }
+    *out = str_make(tx->items[before].val, tx->items[before].vlen);
+    tx->nitems = before;
+    return true;
+}
