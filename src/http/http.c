@@ -15,6 +15,9 @@
 
 #include <limits.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Character classes, one bit each (generated once from the RFC 9110
  * grammar; see docs/internals/http.md). */
@@ -130,6 +133,26 @@ static int need_more(struct pstate *s)
     return HTTP_PARSE_AGAIN;
 }
 
+#if defined(__SSE2__)
+/* Index of the first control byte (0x00-0x1f) or DEL at or after i, looking
+ * 16 bytes at a time; stops early (returning i' < lim) when fewer than 16
+ * bytes are left. Everything it skips is valid in a start line and in a
+ * field value, so the scalar loop only runs near line ends and on HT. */
+static size_t skip_plain(const char *b, size_t i, size_t lim)
+{
+    const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+    while (lim - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);
+        int m = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, del)));
+        if (m)
+            return i + (size_t)__builtin_ctz((unsigned)m);
+        i += 16;
+    }
+    return i;
+}
+#endif
+
 enum { LINE_OK, LINE_AGAIN, LINE_LONG, LINE_BAD };
 
 /* Finds the end of the line starting at `start`, whose content may hold at
@@ -162,8 +185,16 @@ static int scan_line(struct pstate *s, size_t start, size_t maxc, unsigned char 
         return LINE_OK;
     }
     size_t i = start;
-    while (i < lim && (cl(b, i) & allow))
+    for (;;) {
+#if defined(__SSE2__)
+        /* Only valid for classes that admit every non-control byte. */
+        if (allow & (C_FVAL | C_RLINE))
+            i = skip_plain(b, i, lim);
+#endif
+        if (i >= lim || !(cl(b, i) & allow))
+            break;
         i++;
+    }
     if (i - start > maxc)
         return LINE_LONG;
     if (i == lim)
