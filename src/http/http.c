@@ -607,27 +607,25 @@ static bool parse_cl(const char *p, size_t n, int64_t *v)
     return true;
 }
 
-/* Walks a comma list (RFC 9110 5.6.1): calls back with each non-empty,
- * OWS-trimmed element. */
-#define LIST_FOREACH(val, ep, en, BODY)                                                    \
-    do {                                                                                   \
-        const char *lp_ = (val).p, *le_ = (val).p + (val).n;                               \
-        while (lp_ < le_) {                                                                \
-            const char *c_ = memchr(lp_, ',', (size_t)(le_ - lp_));                        \
-            const char *x_ = c_ ? c_ : le_;                                                \
-            const char *s_ = lp_, *t_ = x_;                                                \
-            while (s_ < t_ && is_ows(*s_))                                                 \
-                s_++;                                                                      \
-            while (t_ > s_ && is_ows(t_[-1]))                                              \
-                t_--;                                                                      \
-            if (t_ > s_) {                                                                 \
-                const char *ep = s_;                                                       \
-                size_t en = (size_t)(t_ - s_);                                             \
-                BODY                                                                       \
-            }                                                                              \
-            lp_ = c_ ? c_ + 1 : le_;                                                       \
-        }                                                                                  \
-    } while (0)
+/* Comma-list iterator (RFC 9110 5.6.1): stores the next non-empty,
+ * OWS-trimmed element of [*p, end) in *e and advances *p past it. */
+static bool list_next(const char **p, const char *end, struct str *e)
+{
+    while (*p < end) {
+        const char *c = memchr(*p, ',', (size_t)(end - *p));
+        const char *s = *p, *t = c ? c : end;
+        *p = c ? c + 1 : end;
+        while (s < t && is_ows(*s))
+            s++;
+        while (t > s && is_ows(t[-1]))
+            t--;
+        if (t > s) {
+            *e = str_make(s, (size_t)(t - s));
+            return true;
+        }
+    }
+    return false;
+}
 
 static int scan_framing(struct pstate *s, struct framing *f)
 {
@@ -646,12 +644,14 @@ static int scan_framing(struct pstate *s, struct framing *f)
             break;
         case 10:
             if (IEQ(h->name.p, 10, "connection")) {
-                LIST_FOREACH(h->value, e, en, {
-                    if (IEQ(e, en, "close"))
+                const char *lp = h->value.p, *lend = h->value.p + h->value.n;
+                struct str e;
+                while (list_next(&lp, lend, &e)) {
+                    if (IEQ(e.p, e.n, "close"))
                         f->conn_close = true;
-                    else if (IEQ(e, en, "keep-alive"))
+                    else if (IEQ(e.p, e.n, "keep-alive"))
                         f->conn_keep = true;
-                });
+                }
             }
             break;
         case 14:
@@ -678,25 +678,24 @@ static int scan_framing(struct pstate *s, struct framing *f)
                 if (!f->te_seen)
                     f->te_off = off;
                 f->te_seen = true;
-                LIST_FOREACH(h->value, e, en, {
+                const char *lp = h->value.p, *lend = h->value.p + h->value.n;
+                struct str e;
+                while (list_next(&lp, lend, &e)) {
                     size_t tn = 0;
-                    while (tn < en && (cls[(unsigned char)e[tn]] & C_TCHAR))
+                    while (tn < e.n && (cls[(unsigned char)e.p[tn]] & C_TCHAR))
                         tn++;
-                    if (tn != en) {
-                        /* Parameters or junk. Strict: refuse; lenient:
-                         * judge the coding by its name. */
+                    /* Parameters or junk: strict refuses it, lenient
+                     * judges the coding by its name. */
+                    if (tn != e.n)
                         f->te_bad = true;
-                        while (tn > 0 && e[tn - 1] == ' ')
-                            tn--;
-                    }
-                    if (IEQ(e, tn, "chunked")) {
+                    if (IEQ(e.p, tn, "chunked")) {
                         f->te_chunked++;
                         f->te_last_chunked = true;
                     } else {
                         f->te_other++;
                         f->te_last_chunked = false;
                     }
-                });
+                }
             }
             break;
         default:

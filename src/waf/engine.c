@@ -425,19 +425,34 @@ static bool rule_removed(const struct waf_tx *tx, const struct rule *r)
     return false;
 }
 
-static bool item_excluded(struct waf_tx *tx, const struct rule *top, const struct rule *r,
+/* Runtime target exclusions (ctl:ruleRemoveTarget*) that apply to a rule,
+ * worked out once per rule evaluation rather than once per value. */
+struct excl_set {
+    const struct target *t[64];
+    size_t n;
+};
+
+static void excl_collect(const struct waf_tx *tx, const struct rule *top, struct excl_set *es)
+{
+    es->n = 0;
+    for (size_t i = 0; i < tx->nrmt && es->n < 64; i++) {
+        const struct rm_target *rt = &tx->rmt[i];
+        bool applies = rt->tag ? rule_has_tag(top, rt->tag)
+                               : (top->a.id >= rt->lo && top->a.id <= rt->hi);
+        if (applies)
+            es->t[es->n++] = rt->tgt;
+    }
+}
+
+static bool item_excluded(struct waf_tx *tx, const struct excl_set *es, const struct rule *r,
                           const struct item *it)
 {
     for (size_t i = 0; i < r->nexcl; i++)
         if (tx_target_matches_item(tx, &r->excl[i], it))
             return true;
-    for (size_t i = 0; i < tx->nrmt; i++) {
-        const struct rm_target *rt = &tx->rmt[i];
-        bool applies = rt->tag ? rule_has_tag(top, rt->tag)
-                               : (top->a.id >= rt->lo && top->a.id <= rt->hi);
-        if (applies && tx_target_matches_item(tx, rt->tgt, it))
+    for (size_t i = 0; i < es->n; i++)
+        if (tx_target_matches_item(tx, es->t[i], it))
             return true;
-    }
     return false;
 }
 
@@ -608,6 +623,8 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
         return true;
     }
     size_t base = tx->nitems;
+    struct excl_set es;
+    excl_collect(tx, top, &es);
     for (size_t ti = 0; ti < r->ntargets; ti++) {
         const struct target *t = &r->targets[ti];
         size_t start = tx->nitems;
@@ -617,7 +634,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
         if (t->count) {
             size_t cnt = 0;
             for (size_t k = start; k < end; k++)
-                if (!item_excluded(tx, top, r, &tx->items[k]))
+                if (!item_excluded(tx, &es, r, &tx->items[k]))
                     cnt++;
             tx->nitems = start;
             char num[24];
@@ -644,7 +661,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
         }
         for (size_t k = start; k < end; k++) {
             struct item it = tx->items[k];
-            if (item_excluded(tx, top, r, &it))
+            if (item_excluded(tx, &es, r, &it))
                 continue;
             const char *tv;
             size_t tvl;
