@@ -84,10 +84,21 @@ int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **o
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
-    size_t cap;
+    size_t esc = 0, spaces = 0, cap;
 
-    if (!mul_ok(n, 3, &cap))
+    for (size_t i = 0; i < n; i++) {
+        esc += !url_plain(s[i]) && s[i] != ' ';
+        spaces += s[i] == ' ';
+    }
+    if (esc == 0 && spaces == 0) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    /* Exact size: every escaped byte grows by two. */
+    if (!mul_ok(esc, 2, &cap) || cap > SIZE_MAX - n)
         return -1;
+    cap += n;
     xw_init(&w, a, in, n, cap);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = s[i];
@@ -383,19 +394,85 @@ int xform_x_escape_seq_decode(struct arena *a, const char *in, size_t n, const c
 
 /* ---- UTF-8 to %uXXXX -------------------------------------------------- */
 
-static void put_u(struct xw *w, unsigned d)
+/* One walk serves both passes: with w == NULL it only counts, so the output
+ * can be allocated at its exact size (a loose 4x bound would waste most of
+ * the arena on large bodies). */
+static inline void u_put(struct xw *w, size_t *cnt, unsigned char c)
 {
-    char hex[16];
-    int len = snprintf(hex, sizeof(hex), "%x", d);
-    xw_put(w, '%');
-    xw_put(w, 'u');
-    for (int p = len; p < 4; p++)
-        xw_put(w, '0');
-    xw_putn(w, (const unsigned char *)hex, (size_t)len);
+    if (w)
+        xw_put(w, c);
+    (*cnt)++;
+}
+
+/* "%u" and at least four lowercase hex digits, as printf("%x") pads here. */
+static void u_put_cp(struct xw *w, size_t *cnt, unsigned d)
+{
+    unsigned char hex[8];
+    size_t len = 0;
+    do {
+        hex[len++] = (unsigned char)hexdig[d & 15];
+        d >>= 4;
+    } while (d);
+    while (len < 4)
+        hex[len++] = '0';
+    u_put(w, cnt, '%');
+    u_put(w, cnt, 'u');
+    while (len)
+        u_put(w, cnt, hex[--len]);
+}
+
+static size_t utf8_walk(const unsigned char *s, size_t n, size_t i, struct xw *w)
+{
+    size_t cnt = i;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t left = n - i;
+        int ulen = 0;
+        unsigned d = 0;
+
+        if (c < 0x80) {
+            if (c != 0) /* NULs are dropped */
+                u_put(w, &cnt, c);
+        } else if ((c & 0xe0) == 0xc0) {
+            /* Truncated or invalid sequences drop their lead byte. */
+            if (left >= 2 && (s[i + 1] & 0xc0) == 0x80) {
+                ulen = 2;
+                d = (unsigned)(c & 0x1f) << 6 | (s[i + 1] & 0x3f);
+                u_put_cp(w, &cnt, d);
+            }
+        } else if ((c & 0xf0) == 0xe0) {
+            if (left >= 3 && (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80) {
+                ulen = 3;
+                d = (unsigned)(c & 0x0f) << 12 | (unsigned)(s[i + 1] & 0x3f) << 6 |
+                    (s[i + 2] & 0x3f);
+                u_put_cp(w, &cnt, d);
+            }
+        } else if ((c & 0xf8) == 0xf0) {
+            if (c >= 0xf5) /* beyond U+10FFFF: the lead byte is kept as well */
+                u_put(w, &cnt, c);
+            if (left >= 4 && (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80 &&
+                (s[i + 3] & 0xc0) == 0x80) {
+                ulen = 4;
+                d = (unsigned)(c & 0x07) << 18 | (unsigned)(s[i + 1] & 0x3f) << 12 |
+                    (unsigned)(s[i + 2] & 0x3f) << 6 | (s[i + 3] & 0x3f);
+                u_put_cp(w, &cnt, d);
+            }
+        } else {
+            u_put(w, &cnt, c);
+        }
+        /* Surrogates and overlong forms are converted and then followed by
+         * their raw lead byte. */
+        if (d >= 0xd800 && d <= 0xdfff)
+            u_put(w, &cnt, c);
+        if ((ulen == 4 && d < 0x10000) || (ulen == 3 && d < 0x800) || (ulen == 2 && d < 0x80))
+            u_put(w, &cnt, c);
+        i += ulen > 0 ? (size_t)ulen : 1;
+    }
+    return cnt;
 }
 
 int xform_x_utf8_to_unicode(struct arena *a, const char *in, size_t n, const char **out,
-                              size_t *outlen)
+                            size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -408,59 +485,14 @@ int xform_x_utf8_to_unicode(struct arena *a, const char *in, size_t n, const cha
         *outlen = n;
         return 0;
     }
-    /* Worst case: an overlong 2-byte sequence becomes "%uXXXX" plus its lead
-     * byte, 7 bytes for 2. */
+    /* The count cannot pass 4n (7 output bytes per 2 input bytes at most);
+     * checking that product keeps the counter from overflowing. */
     if (!mul_ok(n, 4, &cap))
         return -1;
+    cap = utf8_walk(s, n, i, NULL);
     xw_init(&w, a, in, n, cap);
     xw_putn(&w, s, i);
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t left = n - i;
-        int ulen = 0;
-        unsigned d = 0;
-
-        if (c < 0x80) {
-            if (c != 0) /* NULs are dropped */
-                xw_put(&w, c);
-        } else if ((c & 0xe0) == 0xc0) {
-            if (left >= 2 && (s[i + 1] & 0xc0) == 0x80) {
-                ulen = 2;
-                d = (unsigned)(c & 0x1f) << 6 | (s[i + 1] & 0x3f);
-                put_u(&w, d);
-            } else {
-                ulen = -1;
-            }
-        } else if ((c & 0xf0) == 0xe0) {
-            if (left >= 3 && (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80) {
-                ulen = 3;
-                d = (unsigned)(c & 0x0f) << 12 | (unsigned)(s[i + 1] & 0x3f) << 6 |
-                    (s[i + 2] & 0x3f);
-                put_u(&w, d);
-            } else {
-                ulen = -1;
-            }
-        } else if ((c & 0xf8) == 0xf0) {
-            if (c >= 0xf5)
-                xw_put(&w, c);
-            if (left >= 4 && (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80 &&
-                (s[i + 3] & 0xc0) == 0x80) {
-                ulen = 4;
-                d = (unsigned)(c & 0x07) << 18 | (unsigned)(s[i + 1] & 0x3f) << 12 |
-                    (unsigned)(s[i + 2] & 0x3f) << 6 | (s[i + 3] & 0x3f);
-                put_u(&w, d);
-            } else {
-                ulen = -1;
-            }
-        } else {
-            xw_put(&w, c);
-        }
-        if (d >= 0xd800 && d <= 0xdfff)
-            xw_put(&w, c);
-        if ((ulen == 4 && d < 0x10000) || (ulen == 3 && d < 0x800) || (ulen == 2 && d < 0x80))
-            xw_put(&w, c);
-        i += ulen > 0 ? (size_t)ulen : 1;
-    }
+    utf8_walk(s, n, i, &w);
     return xw_finish(&w, out, outlen);
 }
 

@@ -188,7 +188,10 @@ static int known_load(struct known_list *k, const char *path, bool required)
     k->text = b.p;
     buf_init(&b, 0); /* ownership moved to k->text */
     unsigned lineno = 0;
-    for (char *save = NULL, *line = strtok_r(k->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = k->text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         lineno++;
         while (*line == ' ' || *line == '\t')
             line++;

@@ -53,6 +53,7 @@ enum {
     F_STAR = 1 << 6,    /* the '*' operator (select * ...) */
     F_UNARY = 1 << 7,   /* may be a prefix operator: - + ! ~ not */
     F_LONGCMT = 1 << 8, /* ... and that comment holds prose, not "-- -" */
+    F_SPACED = 1 << 9,  /* the broken-out literal holds whitespace (prose) */
 };
 
 /* Keyword ids that rules look at; 0 means "no rule cares". */
@@ -384,7 +385,8 @@ static size_t lex_number(const unsigned char *s, size_t n, size_t pos, struct to
             pos++;
     } else {
         pos = skip_digits(s, n, pos);
-        if (pos < n && s[pos] == '.')
+        /* "10.5" and "10." are numbers; in "20.to_i" the dot starts a member */
+        if (pos < n && s[pos] == '.' && !(pos + 1 < n && is_word_start(s[pos + 1])))
             pos = skip_digits(s, n, pos + 1);
         if (pos + 1 < n && (s[pos] | 0x20) == 'e' &&
             (is_digit(s[pos + 1]) ||
@@ -653,7 +655,8 @@ static const char *statement_at(const struct view *v, unsigned i, bool at_end_ok
     case K_EXEC: {
         /* exec xp_cmdshell 'dir'  exec(@q)  exec sp_x;  -- not "exec team" */
         char a = v_type(v, i + 2);
-        if (nt == T_VAR || nt == T_FUNC || nt == T_LPAREN)
+        if (nt == T_VAR || nt == T_FUNC ||
+            (nt == T_LPAREN && (v_type(v, i + 2) == T_STRING || v_type(v, i + 2) == T_VAR)))
             return "stacked EXEC";
         if (nt == T_BARE && (a == T_STRING || a == T_VAR || a == T_SEMI || a == T_COMMA ||
                              (a == 0 && at_end_ok) || (v_flags(v, i + 1) & F_CMT)))
@@ -685,8 +688,15 @@ static const char *anywhere_rules(const struct view *v, bool ended)
             return NULL;
         /* "sleep(5)"; with a gap only the exact "sleep (5)" shape, so
          * that prose like "sleep (8 hours)" stays clean. */
-        if (a->flags & F_ADJ)
-            return "time/error-based function call";
+        if (a->flags & F_ADJ) {
+            /* sleep(5) pg_sleep(1) load_file('x') benchmark(9,md5(1)), but
+             * not a C macro like BENCHMARK(BM_Copy) */
+            char arg = v_type(v, 2);
+            if (is_operand(arg) || arg == T_LPAREN || arg == T_SELECT ||
+                (arg == T_OP && (v_flags(v, 2) & F_UNARY)) || (arg == 0 && ended))
+                return "time/error-based function call";
+            return NULL;
+        }
         if (v_type(v, 2) == T_NUMBER && v_type(v, 3) == T_RPAREN)
             return "time/error-based function call";
         return NULL;
@@ -737,6 +747,31 @@ static char take_operand(const struct view *v, unsigned *j)
 
 /* Shapes anchored at the start of the value: what the attacker types right
  * after breaking out of the quoted (or numeric) value. */
+/* After a condition at index j-1: does the injected clause end there, as
+ * SQL would (end, comment, AND/OR, ')', ';', LIMIT, UNION, an operator),
+ * rather than run on into prose ("x" or y="-O2" to make it work)? */
+static bool clause_ends(const struct view *v, unsigned j)
+{
+    char ty = v_type(v, j);
+    if (j >= v->n || (v_flags(v, j - 1) & F_CMT))
+        return true;
+    return ty == T_LOGIC || ty == T_RPAREN || ty == T_SEMI || ty == T_CLAUSE || ty == T_UNION ||
+           ty == T_OP || ty == T_COMMA;
+}
+
+/* A whole statement as the value ("DELETE FROM users;--"): only when it
+ * is ended like one, so "delete from cart" stays prose. */
+static const char *statement_rules(const struct view *v)
+{
+    const char *r = statement_at(v, 0, true);
+    if (!r)
+        return NULL;
+    for (unsigned k = 0; k < v->n; k++)
+        if (v->t[k]->type == T_SEMI || (v->t[k]->flags & F_CMT))
+            return r;
+    return NULL;
+}
+
 static const char *breakout_rules(const struct pass *p)
 {
     struct view hv;
@@ -747,6 +782,12 @@ static const char *breakout_rules(const struct pass *p)
     bool quoted = p->quote != 0;
     unsigned i = 0;
     bool numeric = false;
+
+    if (!quoted) {
+        const char *r = statement_rules(v);
+        if (r)
+            return r;
+    }
 
     if (quoted) {
         if (v_type(v, 0) != T_STRING || !(v_flags(v, 0) & F_CLOSED))
@@ -765,29 +806,41 @@ static const char *breakout_rules(const struct pass *p)
         i++;
     uint16_t before = v_flags(v, i - 1);
     char ty = v_type(v, i);
+    /* The weak shapes below (one quote and a comment, '=' between quotes)
+     * also occur in prose quoting a character: "the '#' sign", "a '='".
+     * Injected values put a single word, or nothing, before the quote. */
+    bool word = quoted && !(v_flags(v, 0) & F_SPACED);
 
     /* admin'--  admin' (slash-star)  admin'#: the rest of the query is cut off. */
-    if (quoted && (before & F_CMT) && !(before & F_LONGCMT) && ty == 0)
+    if (word && (before & F_CMT) && !(before & F_LONGCMT) && ty == 0)
         return "comment after quote breakout";
     if (ty == 0)
         return NULL;
 
-    /* 1'; ... */
-    if (ty == T_SEMI && quoted) {
-        if ((v_flags(v, i) & F_CMT) || v_type(v, i + 1) == 0)
+    /* 1';--  admin@example.com';  : the statement ends after the value */
+    if (ty == T_SEMI && word) {
+        if (!(v_flags(v, i) & F_LONGCMT) && v_type(v, i + 1) == 0)
             return "statement end after quote breakout";
         return NULL;
     }
 
     /* 1'='1  : compare the broken-out literal with one the application
      * will close for us. */
-    if (quoted && i == 1 && ty == T_OP && (v_flags(v, 1) & F_CMP)) {
+    if (word && i == 1 && ty == T_OP && (v_flags(v, 1) & F_CMP)) {
         char r = v_type(v, 2);
         if (r == T_STRING && !(v_flags(v, 2) & F_CLOSED) && v_type(v, 3) == 0)
             return "comparison between quote breakouts";
         if ((r == T_STRING || r == T_NUMBER) &&
             ((v_flags(v, 2) & F_CMT) || v_type(v, 3) == T_LOGIC))
             return "comparison between quote breakouts";
+    }
+
+    /* x'|email--  user'collate nocase--  x'=email-- : an operator joins the
+     * broken-out literal to a column and the rest is commented out. */
+    if (word && i == 1 && ty == T_OP) {
+        unsigned j = 2;
+        if (take_operand(v, &j) && (v_flags(v, j - 1) & F_CMT) && v_type(v, j) == 0)
+            return "operator then comment after breakout";
         return NULL;
     }
 
@@ -842,7 +895,7 @@ static const char *breakout_rules(const struct pass *p)
     if (v_type(v, j) == T_OP && (v_flags(v, j) & F_CMP)) {
         j++;
         char rhs = take_operand(v, &j);
-        if (!rhs)
+        if (!rhs || !clause_ends(v, j))
             return NULL;
         /* Outside quotes a bare word on either side reads like prose
          * ("10 and price < 20"); inside, the breakout already happened. */
@@ -952,6 +1005,12 @@ static const char *scan(const unsigned char *s, size_t n, char quote, struct pas
     struct tok t;
     if (quote) {
         pos = lex_string(s, n, 0, (unsigned char)quote, &t);
+        for (size_t i = 0; i < pos; i++) {
+            if (is_space(s[i])) {
+                t.flags |= F_SPACED;
+                break;
+            }
+        }
         push(p, &t);
         fp_add(p, T_STRING);
     }

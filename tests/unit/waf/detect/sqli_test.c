@@ -94,6 +94,9 @@ static const struct sqli_case attacks[] = {
     {"admin' #", true, "sc", OK},
     {"admin')--", true, "s)c", OK},
     {"1';--", true, NULL, OK},
+    {"admin@example.com';", true, "s;", OK},
+    {"root@example.com'/* comment */;", true, NULL, OK},
+    {"x' or username like totpSecret escape 'x';", true, NULL, KNOWN_FAIL},
     /* UNION SELECT */
     {"foo') UNION ALL select NULL --", true, "s)UkE1c", OK},
     {"-1 UNION ALL SELECT NULL,NULL,table_name FROM information_schema.tables--", true, NULL, OK},
@@ -143,6 +146,8 @@ static const struct sqli_case attacks[] = {
     {"x' and dbms_pipe.receive_message('a',10)='a", true, NULL, OK},
     {"'-sleep(5)-'", true, NULL, OK},
     {"SLEEP/**/(5)", true, NULL, OK},
+    {"pg_sleep(", true, "f(", OK},
+    {"BENCHMARK(BM_StringCopy);", false, NULL, OK}, /* a C++ benchmark macro */
     {"foo')waitfor delay'5:0:20'--", true, "s)Wksc", OK},
     {"1' WAITFOR DELAY '0:0:5'--", true, NULL, OK},
     /* ORDER BY / GROUP BY / HAVING / LIMIT probes */
@@ -295,6 +300,12 @@ static const struct sqli_case benign_cases[] = {
     {"the Jones' house -- nice", false, NULL, OK},
     {"it's 'cool' or 'not'", false, NULL, OK},
     {"x' or y", false, NULL, OK},
+    {"exec (Closes: #1021821)", false, NULL, OK},
+    {"which include '=' characters", false, NULL, OK},
+    {"the comment character (\"#\").", false, NULL, OK},
+    {"try the \"--help\" option", false, NULL, OK},
+    {"-mcpu=power\" or CFLAGS=\"-g -O2 -mcpu=powerpc\" to make it work", false, NULL, OK},
+    {"the original work has been modified.\";", false, NULL, OK},
     {"TV 55\" -- great picture, would buy again", false, NULL, OK},
     {"Jones' # of items sold last year", false, NULL, OK},
     {"Meeting at 5; exec team to join", false, NULL, OK},
@@ -336,9 +347,12 @@ TEST(sqli_embedded_nul_and_binary)
     /* NUL counts as a separator, as MySQL's lexer treats it. */
     CHECK(detect_sqli(nul_attack, sizeof nul_attack - 1, &r));
     CHECK(!detect_sqli(nul_text, sizeof nul_text - 1, &r));
-    unsigned char bad[] = {0xff, 0xfe, '\'', ' ', 'o', 'r', ' ', '1', '=', '1', ' ', 0xc0, 0x80,
-                           0xed, 0xa0, 0x80};
+    unsigned char bad[] = {0xff, 0xfe, '\'', ' ', 'o', 'r', ' ', '1', '=', '1', '-', '-', 0xc0,
+                           0x80, 0xed, 0xa0, 0x80};
     CHECK(detect_sqli((const char *)bad, sizeof bad, &r)); /* invalid UTF-8 around a tautology */
+    /* ... but invalid UTF-8 running on after it reads as words, not SQL */
+    unsigned char tail[] = {'\'', ' ', 'o', 'r', ' ', '1', '=', '1', ' ', 0xc0, 0x80};
+    CHECK(!detect_sqli((const char *)tail, sizeof tail, &r));
     CHECK(strlen(r.fingerprint) <= 15);
 }
 

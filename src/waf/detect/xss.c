@@ -1,0 +1,751 @@
+/* @detectXSS: does a string, reflected into an HTML page, run script or
+ * load active content?
+ *
+ * The input is tokenized the way an HTML5 browser would, starting from each
+ * place a reflected value commonly lands: the text of the page, and the
+ * inside of an unquoted, double-, single- or back-quoted attribute value
+ * (an attack there starts by closing the value). A second, "loose" pass over
+ * the text treats every "<name" as a tag even where the strict tokenizer
+ * would see a comment, an attribute value or a longer tag name: that covers
+ * payloads written for sanitizers or parsers that strip or split
+ * differently from a browser ("<scr<script>ipt>", "<!--<script>").
+ *
+ * Each pass is a single forward walk with a few locals; checks run over
+ * spans of the input that do not overlap within a pass, so the whole thing
+ * is linear in the input length and never allocates. See
+ * docs/internals/xss.md for the list of what is flagged and why. */
+#include "waf/detect/detect.h"
+
+#include <stdint.h>
+#include <string.h>
+
+struct xss_scan {
+    const unsigned char *s;
+    size_t n;
+    bool loose;     /* every "<alpha" opens a tag, backtick quotes values */
+    char ctx;       /* starting context, first letter of the fingerprint */
+    struct detect_result *res;
+};
+
+enum xss_tag_kind {
+    TK_PLAIN = 0,   /* harmless unless an attribute makes it otherwise */
+    TK_ACTIVE,      /* runs script or loads active content by itself */
+    TK_META,        /* dangerous with http-equiv (refresh, set-cookie) */
+    TK_FORM,        /* dangerous with action= (credential hijack) */
+    TK_HREF,        /* base/link: dangerous once href= retargets or loads */
+};
+
+struct xss_tag {
+    enum xss_tag_kind kind;
+    bool breakout;  /* attribute list reached by closing a quoted value */
+    bool weak;      /* breakout with no quote to close: only whitespace
+                     * separates attributes, since base64 ("...Ho/onafe=")
+                     * looks just like "/"-separated ones */
+};
+
+/* Tags that execute script, load a document or plug-in, switch the parser
+ * into a foreign (SVG/MathML/XML) dialect where more things execute, or
+ * rewrite how the rest of the page loads. Compared case-insensitively with
+ * the local name (after any "prefix:"). */
+static const struct {
+    const char *name;
+    enum xss_tag_kind kind;
+} xss_tags[] = {
+    {"script", TK_ACTIVE},   {"iframe", TK_ACTIVE},  {"frame", TK_ACTIVE},
+    {"frameset", TK_ACTIVE}, {"object", TK_ACTIVE},  {"embed", TK_ACTIVE},
+    {"applet", TK_ACTIVE},   {"svg", TK_ACTIVE},     {"math", TK_ACTIVE},
+    {"style", TK_ACTIVE},    {"base", TK_HREF},      {"link", TK_HREF},
+    {"isindex", TK_ACTIVE},  {"xml", TK_ACTIVE},     {"import", TK_ACTIVE},
+    {"bgsound", TK_ACTIVE},  {"layer", TK_ACTIVE},   {"ilayer", TK_ACTIVE},
+    {"portal", TK_ACTIVE},   {"vmlframe", TK_ACTIVE}, {"handler", TK_ACTIVE},
+    {"meta", TK_META},       {"form", TK_FORM},
+};
+
+static bool xss_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+static bool xss_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static unsigned char xss_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* Case-insensitive equality of a span with a lowercase literal. */
+static bool xss_ieq(const unsigned char *p, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    if (n != k)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (xss_lower(p[i]) != (unsigned char)lit[i])
+            return false;
+    return true;
+}
+
+/* Case-insensitive "span starts with lowercase literal". */
+static bool xss_iprefix(const unsigned char *p, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    if (n < k)
+        return false;
+    for (size_t i = 0; i < k; i++)
+        if (xss_lower(p[i]) != (unsigned char)lit[i])
+            return false;
+    return true;
+}
+
+/* Records the verdict. The fingerprint is "<ctx>:<token>", lowercased and
+ * cut to fit, so the log shows where the scan started and what it saw. */
+static bool xss_hit(struct xss_scan *sc, const char *reason, const unsigned char *tok,
+                    size_t toklen)
+{
+    struct detect_result *r = sc->res;
+    if (!r)
+        return true;
+    r->reason = reason;
+    size_t o = 0;
+    r->fingerprint[o++] = sc->ctx;
+    r->fingerprint[o++] = ':';
+    for (size_t i = 0; i < toklen && o + 1 < sizeof(r->fingerprint); i++) {
+        unsigned char c = xss_lower(tok[i]);
+        r->fingerprint[o++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    r->fingerprint[o] = '\0';
+    return true;
+}
+
+/* True when s[i] is '<' followed by an ASCII letter: what the loose pass
+ * treats as a new tag wherever it appears. */
+static bool xss_opens_tag(const struct xss_scan *sc, size_t i)
+{
+    if (!sc->loose || sc->s[i] != '<' || i + 1 >= sc->n)
+        return false;
+    /* Old IE also took "<:vmlframe" (empty namespace prefix) as a tag. */
+    size_t j = sc->s[i + 1] == ':' ? i + 2 : i + 1;
+    return j < sc->n && xss_alpha(sc->s[j]);
+}
+
+/* Reads one character of an attribute value as the browser sees it after
+ * character-reference decoding, advancing *pi. Only references that can
+ * spell an ASCII character matter here; anything else comes back as 0x80
+ * (a non-ASCII placeholder). Digit runs are consumed whole but the value
+ * saturates, so "&#000000106;" is 'j' and a huge number is not ASCII. */
+static unsigned xss_value_char(const unsigned char *p, size_t n, size_t *pi)
+{
+    size_t i = *pi;
+    unsigned char c = p[i];
+    if (c != '&' || i + 1 >= n) {
+        *pi = i + 1;
+        return c;
+    }
+    size_t j = i + 1;
+    if (p[j] == '#') {
+        j++;
+        bool hex = j < n && (p[j] == 'x' || p[j] == 'X');
+        if (hex)
+            j++;
+        uint32_t v = 0;
+        size_t start = j;
+        for (; j < n; j++) {
+            unsigned d;
+            unsigned char h = p[j];
+            if (h >= '0' && h <= '9')
+                d = h - '0';
+            else if (hex && xss_lower(h) >= 'a' && xss_lower(h) <= 'f')
+                d = (unsigned)(xss_lower(h) - 'a' + 10);
+            else
+                break;
+            v = v > 0x10ffff ? v : v * (hex ? 16u : 10u) + d;
+        }
+        if (j == start) {
+            *pi = i + 1;
+            return '&';
+        }
+        if (j < n && p[j] == ';')
+            j++;
+        *pi = j;
+        return v < 0x80 ? v : 0x80;
+    }
+    /* The few named references that spell URL-scheme characters. */
+    static const struct {
+        const char *name;
+        unsigned char ch;
+    } named[] = {
+        {"tab;", '\t'},   {"newline;", '\n'}, {"colon;", ':'},  {"lpar;", '('},
+        {"rpar;", ')'},   {"lt;", '<'},       {"gt;", '>'},     {"quot;", '"'},
+        {"apos;", '\''},  {"amp;", '&'},      {"sol;", '/'},    {"bsol;", '\\'},
+        {"grave;", '`'},  {"equals;", '='},   {"period;", '.'}, {"nbsp;", 0x80},
+    };
+    for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++) {
+        if (xss_iprefix(p + j, n - j, named[k].name)) {
+            *pi = j + strlen(named[k].name);
+            return named[k].ch;
+        }
+    }
+    *pi = i + 1;
+    return '&';
+}
+
+enum xss_url {
+    URL_SAFE = 0,
+    URL_SCRIPT,   /* javascript:, vbscript:, livescript: */
+    URL_DATA,     /* data: with a type a browser renders as a document or runs */
+};
+
+/* Classifies the URL that an attribute value p[0..n) would resolve to.
+ * Browsers strip leading C0 controls and spaces and drop tab/CR/LF anywhere
+ * in a URL, after decoding character references, so "&#x20;jav&#x09;a
+ * script&colon;" is still javascript:. Reads a bounded prefix; *after gets
+ * the offset just past the scheme's ':' for callers that look further. */
+static enum xss_url xss_url_class(const unsigned char *p, size_t n, size_t *after, bool *obf)
+{
+    char scheme[16];
+    size_t sl = 0, i = 0;
+    unsigned c = 0;
+
+    while (i < n) {
+        size_t save = i;
+        c = xss_value_char(p, n, &i);
+        if (c > 0x20) {
+            i = save;
+            break;
+        }
+    }
+    for (;;) {
+        if (i >= n)
+            return URL_SAFE;
+        size_t at = i;
+        c = xss_value_char(p, n, &i);
+        if (obf && (i - at > 1 || c == '\t' || c == '\n' || c == '\r'))
+            *obf = true; /* a reference or a control inside the scheme */
+        if (c == '\t' || c == '\n' || c == '\r')
+            continue;
+        if (c == ':')
+            break;
+        if (!(xss_alpha((unsigned char)c) || (sl > 0 && c < 0x80 &&
+              ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))))
+            return URL_SAFE;
+        if (sl + 1 >= sizeof(scheme))
+            return URL_SAFE;
+        scheme[sl++] = (char)xss_lower((unsigned char)c);
+    }
+    scheme[sl] = '\0';
+    if (after)
+        *after = i;
+    if (!strcmp(scheme, "javascript") || !strcmp(scheme, "vbscript") ||
+        !strcmp(scheme, "livescript"))
+        return URL_SCRIPT;
+    if (strcmp(scheme, "data") != 0)
+        return URL_SAFE;
+
+    /* data: is harmless for media; anything that a frame, object or
+     * script element would render or run (text/html, SVG, XML, script,
+     * the default text/plain of "data:," in a script src) is not. */
+    char type[32];
+    size_t tl = 0;
+    while (i < n && tl + 1 < sizeof(type)) {
+        c = xss_value_char(p, n, &i);
+        if (c <= 0x20)
+            continue;
+        if (c == ';' || c == ',')
+            break;
+        type[tl++] = (char)xss_lower((unsigned char)c);
+    }
+    type[tl] = '\0';
+    if (!strncmp(type, "image/", 6))
+        return strstr(type, "svg") ? URL_DATA : URL_SAFE;
+    if (!strncmp(type, "audio/", 6) || !strncmp(type, "video/", 6) ||
+        !strncmp(type, "font/", 5) || !strcmp(type, "text/plain") ||
+        !strcmp(type, "text/css") || !strcmp(type, "application/octet-stream"))
+        return URL_SAFE;
+    return URL_DATA;
+}
+
+/* Does the rest of a value look like code rather than prose? A handler or a
+ * script URL that calls, assigns, indexes or chains nothing does nothing,
+ * so "JavaScript: the good parts" and "online=yes" stay quiet. */
+static bool xss_codeish(const unsigned char *p, size_t n, bool strict)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (p[i]) {
+        case '(':
+            /* strict: only a call, "f(" or ")(" — not "parts (see above)" */
+            if (!strict || (i > 0 && (xss_alpha(p[i - 1]) || (p[i - 1] >= '0' && p[i - 1] <= '9') ||
+                                      p[i - 1] == '_' || p[i - 1] == '$' || p[i - 1] == ')' ||
+                                      p[i - 1] == ']')))
+                return true;
+            break;
+        case '`': case '=': case '[': case '.': case ';':
+        case '&': case '+': case '\\': case '{': case '/':
+            return true;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+/* CSS in a style attribute that runs script: IE expression(), url() with a
+ * script scheme, IE behaviors and Mozilla XBL bindings. CSS comments,
+ * backslash escapes and character references are undone first, since
+ * "exp/ * * /ression(" (a comment inside the word) and "\65xpression(" are the usual disguises. A small
+ * window of the last significant characters is enough to spot the words. */
+static const char *xss_css_danger(const unsigned char *p, size_t n, bool bare)
+{
+    /* In a style attribute any of these is enough. For a bare value that
+     * might land inside one, prose must not trip it ("regular expression(s)",
+     * "customer behavior: good"), so the words carry their CSS syntax. */
+    static const char *const in_style[] = {
+        "expression(", "url(javascript:", "url(vbscript:", "behavior:", "-moz-binding:",
+    };
+    static const char *const in_bare[] = {
+        ":expression(", "url(javascript:", "url(vbscript:", "behavior:url(", "-moz-binding:url(",
+    };
+    const char *const *words = bare ? in_bare : in_style;
+    char win[32]; /* ring: the last significant characters, win[wl % 32] next */
+    size_t wl = 0;
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] == '/' && i + 1 < n && p[i + 1] == '*') {
+            const unsigned char *e = NULL;
+            for (size_t j = i + 2; j + 1 < n; j++)
+                if (p[j] == '*' && p[j + 1] == '/') {
+                    e = p + j;
+                    break;
+                }
+            i = e ? (size_t)(e - p) + 2 : n;
+            continue;
+        }
+        unsigned c = xss_value_char(p, n, &i);
+        if (c == '\\') {
+            /* CSS escape: up to six hex digits and one optional space, or
+             * the next character taken literally. */
+            unsigned v = 0;
+            size_t k = 0;
+            while (i < n && k < 6) {
+                unsigned char h = xss_lower(p[i]);
+                if (h >= '0' && h <= '9')
+                    v = v * 16 + (h - '0');
+                else if (h >= 'a' && h <= 'f')
+                    v = v * 16 + (unsigned)(h - 'a' + 10);
+                else
+                    break;
+                i++;
+                k++;
+            }
+            if (k > 0) {
+                if (i < n && xss_ws(p[i]))
+                    i++;
+                c = v < 0x80 ? v : 0x80;
+            } else if (i < n) {
+                c = p[i++];
+            } else {
+                continue;
+            }
+        }
+        if (c <= 0x20 || c == '"' || c == '\'')
+            continue;
+        win[wl++ % sizeof(win)] = (char)xss_lower((unsigned char)c);
+        if (c == '(' || c == ':') {
+            _Static_assert(sizeof(in_style) == sizeof(in_bare), "same word count");
+            for (size_t w = 0; w < sizeof(in_style) / sizeof(in_style[0]); w++) {
+                size_t k = strlen(words[w]), j = 0;
+                if (wl < k)
+                    continue;
+                while (j < k && win[(wl - k + j) % sizeof(win)] == words[w][j])
+                    j++;
+                if (j == k)
+                    return words[w];
+            }
+        }
+    }
+    return NULL;
+}
+
+/* An event-handler attribute: "on" plus letters, at least five in all
+ * (oncut, onend). Any such name counts, not a list of known events:
+ * browsers keep adding them and CRS tests made-up ones. */
+static bool xss_event_name(const unsigned char *p, size_t n)
+{
+    if (n < 5 || xss_lower(p[0]) != 'o' || xss_lower(p[1]) != 'n')
+        return false;
+    for (size_t i = 2; i < n; i++)
+        if (!xss_alpha(p[i]))
+            return false;
+    return true;
+}
+
+static bool xss_check_attr(struct xss_scan *sc, const struct xss_tag *tag,
+                           const unsigned char *name, size_t nl, bool has_value,
+                           const unsigned char *v, size_t vl, bool open_end)
+{
+    /* base/link with an href, even a truncated one ("<link href /="): the
+     * page supplies the rest and the resource is loaded or all relative
+     * URLs move. */
+    if (tag->kind == TK_HREF && xss_ieq(name, nl, "href"))
+        return xss_hit(sc, "base or link href", name, nl);
+    if (!has_value)
+        return false;
+    /* A handler whose value runs off the end of the input takes the page
+     * that follows as its code ("<x onend=", "\"onzoom="). */
+    if (open_end && (xss_event_name(name, nl) || xss_ieq(name, nl, "formaction")))
+        return xss_hit(sc, "handler attribute left open at end of input", name, nl);
+    /* Otherwise an empty value does nothing, whatever the name. */
+    size_t t = 0;
+    while (t < vl && v[t] <= 0x20)
+        t++;
+    if (t == vl)
+        return false;
+
+    if (xss_event_name(name, nl) && xss_codeish(v, vl, false))
+        return xss_hit(sc, "event handler attribute", name, nl);
+    if (xss_ieq(name, nl, "style")) {
+        const char *w = xss_css_danger(v, vl, false);
+        if (w)
+            return xss_hit(sc, "script in style attribute", (const unsigned char *)w,
+                           strlen(w));
+    }
+    if (xss_ieq(name, nl, "formaction") || xss_ieq(name, nl, "srcdoc"))
+        return xss_hit(sc, "attribute that loads a document", name, nl);
+    /* meta can redirect (refresh), set cookies or switch the charset the
+     * rest of the page is decoded with (UTF-7 and friends). */
+    if (tag->kind == TK_META && (xss_ieq(name, nl, "http-equiv") || xss_ieq(name, nl, "charset")))
+        return xss_hit(sc, "meta http-equiv or charset", name, nl);
+    if (tag->kind == TK_FORM && xss_ieq(name, nl, "action"))
+        return xss_hit(sc, "form action", name, nl);
+    /* SVG animation can set an event handler or href by name. */
+    if (xss_ieq(name, nl, "attributename") && vl - t >= 2 &&
+        (xss_iprefix(v + t, vl - t, "on") || xss_iprefix(v + t, vl - t, "href") ||
+         xss_iprefix(v + t, vl - t, "xlink:href")))
+        return xss_hit(sc, "svg animation of handler or link", name, nl);
+
+    /* Any attribute whose value is a script or document URL: href, src,
+     * action, data, xlink:href, background, and whatever else a browser or
+     * plug-in dereferences. SVG "values" holds a ';'-separated list. */
+    /* Without ':' or a character reference there is no scheme to find. */
+    if (!memchr(v, ':', vl) && !memchr(v, '&', vl))
+        return false;
+    bool list = xss_ieq(name, nl, "values");
+    size_t i = 0;
+    while (i < vl) {
+        size_t end = vl;
+        if (list) {
+            const unsigned char *semi = memchr(v + i, ';', vl - i);
+            if (semi)
+                end = (size_t)(semi - v);
+        }
+        enum xss_url u = xss_url_class(v + i, end - i, NULL, NULL);
+        if (u == URL_SCRIPT)
+            return xss_hit(sc, "script URL in attribute", name, nl);
+        if (u == URL_DATA)
+            return xss_hit(sc, "data URL with active content in attribute", name, nl);
+        i = end + 1;
+    }
+    return false;
+}
+
+/* Walks an attribute list from *pi until the tag ends, as the HTML5
+ * before/after attribute name and value states do. On return *pi is past
+ * the closing '>', at the end, or (loose pass) on a '<' opening a new tag. */
+static bool xss_scan_attrs(struct xss_scan *sc, size_t *pi, const struct xss_tag *tag)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n, i = *pi;
+    bool hit = false;
+
+    for (;;) {
+        while (i < n && (xss_ws(s[i]) || s[i] == '/'))
+            i++;
+        if (i >= n)
+            break;
+        if (s[i] == '>') {
+            i++;
+            break;
+        }
+        if (xss_opens_tag(sc, i))
+            break;
+        /* A name may start with '=' and holds quotes and '<' (parse
+         * errors, but that is what the browser stores). */
+        size_t ns = i++;
+        while (i < n && !xss_ws(s[i]) && s[i] != '/' && s[i] != '>' && s[i] != '=' &&
+               !xss_opens_tag(sc, i))
+            i++;
+        size_t nl = i - ns;
+        while (i < n && xss_ws(s[i]))
+            i++;
+        bool has_value = false, open_end = false;
+        size_t vs = i, ve = i;
+        if (i < n && s[i] == '=') {
+            has_value = true;
+            i++;
+            while (i < n && xss_ws(s[i]))
+                i++;
+            unsigned char q = i < n ? s[i] : 0;
+            if (q == '"' || q == '\'' || (q == '`' && sc->loose)) {
+                vs = ++i;
+                while (i < n && s[i] != q && !xss_opens_tag(sc, i))
+                    i++;
+                ve = i;
+                open_end = i == n;
+                if (i < n && s[i] == q)
+                    i++;
+            } else {
+                vs = i;
+                while (i < n && !xss_ws(s[i]) && s[i] != '>' && !xss_opens_tag(sc, i))
+                    i++;
+                ve = i;
+                open_end = vs == n;
+            }
+        }
+        if (tag->weak && ns > 0 && s[ns - 1] == '/')
+            continue;
+        if (xss_check_attr(sc, tag, s + ns, nl, has_value, s + vs, ve - vs,
+                           open_end)) {
+            hit = true;
+            break;
+        }
+    }
+    *pi = i;
+    return hit;
+}
+
+/* A start or end tag whose name begins at *pi (just past "<" or "</"). */
+static bool xss_scan_tag(struct xss_scan *sc, size_t *pi, bool end_tag)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n, i = *pi, ns = i;
+    struct xss_tag tag = {TK_PLAIN, false, false};
+
+    while (i < n && !xss_ws(s[i]) && s[i] != '/' && s[i] != '>' && !xss_opens_tag(sc, i))
+        i++;
+    if (!end_tag) {
+        /* "x:script" is a script element once an xmlns maps x to XHTML. */
+        size_t ls = ns;
+        for (size_t k = ns; k < i; k++)
+            if (s[k] == ':')
+                ls = k + 1;
+        for (size_t k = 0; k < sizeof(xss_tags) / sizeof(xss_tags[0]); k++) {
+            if (xss_ieq(s + ls, i - ls, xss_tags[k].name)) {
+                tag.kind = xss_tags[k].kind;
+                break;
+            }
+        }
+        if (tag.kind == TK_ACTIVE) {
+            *pi = i;
+            return xss_hit(sc, "tag that runs or loads active content", s + ns, i - ns);
+        }
+    }
+    *pi = i;
+    return xss_scan_attrs(sc, pi, &tag);
+}
+
+/* Bogus comment ("<?...>", "</1...>", "<!x...>"): text up to the first
+ * '>'. Returns the index past it. */
+static size_t xss_skip_to_gt(const struct xss_scan *sc, size_t i)
+{
+    const unsigned char *gt = memchr(sc->s + i, '>', sc->n - i);
+    return gt ? (size_t)(gt - sc->s) + 1 : sc->n;
+}
+
+/* "<!" at *pi - 1: comment, doctype, CDATA or bogus comment. */
+static bool xss_scan_decl(struct xss_scan *sc, size_t *pi)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n, i = *pi + 1; /* past '!' */
+
+    if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') {
+        i += 2;
+        /* IE conditional comments run their content as markup. */
+        if (xss_iprefix(s + i, n - i, "[if"))
+            return xss_hit(sc, "conditional comment", s + i, 3);
+        /* "<!-->" and "<!--->" close at once; otherwise the comment ends
+         * at "-->" or "--!>" (or runs to the end). */
+        if (i < n && s[i] == '>') {
+            *pi = i + 1;
+            return false;
+        }
+        if (i + 1 < n && s[i] == '-' && s[i + 1] == '>') {
+            *pi = i + 2;
+            return false;
+        }
+        for (; i < n; i++) {
+            if (s[i] != '-' || i + 2 >= n || s[i + 1] != '-')
+                continue;
+            if (s[i + 2] == '>') {
+                i += 3;
+                break;
+            }
+            if (s[i + 2] == '!' && i + 3 < n && s[i + 3] == '>') {
+                i += 4;
+                break;
+            }
+        }
+        *pi = i < n ? i : n;
+        return false;
+    }
+    /* Entity declarations redefine text (XML parsers act on them); a
+     * doctype with an internal subset is how they get in. */
+    if (xss_iprefix(s + i, n - i, "entity"))
+        return xss_hit(sc, "entity declaration", s + i, 6);
+    if (xss_iprefix(s + i, n - i, "doctype")) {
+        size_t e = xss_skip_to_gt(sc, i);
+        if (memchr(s + i, '[', e - i))
+            return xss_hit(sc, "doctype with internal subset", s + i, 7);
+        *pi = e;
+        return false;
+    }
+    *pi = xss_skip_to_gt(sc, i);
+    return false;
+}
+
+/* Scans from i in the data (text) state to the end of the input. */
+static bool xss_scan_data(struct xss_scan *sc, size_t i)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n;
+
+    while (i < n) {
+        const unsigned char *lt = memchr(s + i, '<', n - i);
+        if (!lt)
+            return false;
+        i = (size_t)(lt - s) + 1;
+        if (i >= n)
+            return false;
+        unsigned char c = s[i];
+        if (xss_alpha(c) || (sc->loose && xss_opens_tag(sc, i - 1))) {
+            if (xss_scan_tag(sc, &i, false))
+                return true;
+        } else if (sc->loose) {
+            continue; /* "<!", "<?", "</" are text here; their insides get scanned */
+        } else if (c == '/') {
+            if (i + 1 < n && xss_alpha(s[i + 1])) {
+                i++;
+                if (xss_scan_tag(sc, &i, true))
+                    return true;
+            } else {
+                i = xss_skip_to_gt(sc, i);
+            }
+        } else if (c == '!') {
+            if (xss_scan_decl(sc, &i))
+                return true;
+        } else if (c == '?') {
+            /* Processing instructions that old IE and XML parsers act on. */
+            if (xss_iprefix(s + i + 1, n - i - 1, "import") ||
+                xss_iprefix(s + i + 1, n - i - 1, "xml-stylesheet"))
+                return xss_hit(sc, "processing instruction", s + i, 7 < n - i ? 7 : n - i);
+            i = xss_skip_to_gt(sc, i);
+        }
+    }
+    return false;
+}
+
+/* The value started inside a tag: close the attribute value it landed in
+ * (quote 0: unquoted) as the browser would, or none (in_list: between
+ * attributes, "<input HERE>"), and continue with the rest of the assumed
+ * tag, then the text after it. */
+static bool xss_scan_breakout(struct xss_scan *sc, unsigned char quote, bool in_list)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n, i;
+
+    if (in_list) {
+        i = 0;
+    } else if (quote) {
+        const unsigned char *q = memchr(s, quote, n);
+        if (!q)
+            return false;
+        i = (size_t)(q - s) + 1;
+    } else {
+        i = 0;
+        while (i < n && !xss_ws(s[i]) && s[i] != '>')
+            i++;
+    }
+    if (i >= n)
+        return false;
+    struct xss_tag tag = {TK_PLAIN, true, quote == 0};
+    if (xss_scan_attrs(sc, &i, &tag))
+        return true;
+    return xss_scan_data(sc, i);
+}
+
+bool detect_xss(const char *str, size_t n, struct detect_result *res)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    struct xss_scan sc = {s, n, false, 'd', res};
+
+    if (res) {
+        res->reason = NULL;
+        res->fingerprint[0] = '\0';
+    }
+    if (!s || n == 0)
+        return false;
+
+    /* Every verdict needs a tag ('<'), an attribute value ('='), a URL
+     * scheme (':', possibly spelled "&colon;"). Most values have none. */
+    bool lt = false, dq = false, sq = false, bq = false, other = false, paren = false;
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '<': lt = true; break;
+        case '"': dq = true; break;
+        case '\'': sq = true; break;
+        case '`': bq = true; break;
+        case '(': paren = true; break;
+        case '=': case ':': case '&': other = true; break;
+        default: break;
+        }
+    }
+    if (!lt && !other)
+        return false;
+
+    /* A bare value that is itself a script URL, for href="HERE". Prose
+     * mentioning JavaScript needs something code-like after the colon. */
+    size_t after = 0;
+    bool obf = false;
+    enum xss_url u = xss_url_class(s, n, &after, &obf);
+    if ((u == URL_SCRIPT && (obf || xss_codeish(s + after, n - after, true))) || u == URL_DATA) {
+        sc.ctx = 'u';
+        return xss_hit(&sc, u == URL_SCRIPT ? "script URL" : "data URL with active content",
+                       s, after);
+    }
+
+    if (lt) {
+        sc.ctx = 'd';
+        if (xss_scan_data(&sc, 0))
+            return true;
+        sc.ctx = 'l';
+        sc.loose = true;
+        if (xss_scan_data(&sc, 0))
+            return true;
+        sc.loose = false;
+    }
+    sc.ctx = 'a';
+    if (xss_scan_breakout(&sc, 0, true))
+        return true;
+    sc.ctx = 'v';
+    if (xss_scan_breakout(&sc, 0, false))
+        return true;
+    sc.ctx = 'q';
+    if (dq && xss_scan_breakout(&sc, '"', false))
+        return true;
+    sc.ctx = 's';
+    if (sq && xss_scan_breakout(&sc, '\'', false))
+        return true;
+    sc.ctx = 'b';
+    if (bq && xss_scan_breakout(&sc, '`', false))
+        return true;
+    /* A value that lands inside style="HERE"; every bare word has a '('. */
+    if (paren) {
+        const char *w = xss_css_danger(s, n, true);
+        if (w) {
+            sc.ctx = 'c';
+            return xss_hit(&sc, "script in CSS", (const unsigned char *)w, strlen(w));
+        }
+    }
+    return false;
+}
