@@ -139,7 +139,9 @@ static int parse_targets(const char *s, struct rule *r, char *msg, size_t msglen
         size_t start = i;
         bool in_re = false;
         while (i < n) {
-            if (!in_re && s[i] == ':' && i + 1 < n && s[i + 1] == '/') {
+            /* XML:/xpath selectors are paths, not /regex/ */
+            bool is_xml = i - start >= 3 && strncasecmp(s + i - 3, "XML", 3) == 0;
+            if (!in_re && !is_xml && s[i] == ':' && i + 1 < n && s[i + 1] == '/') {
                 in_re = true;
                 i += 2;
                 continue;

@@ -1,4 +1,6 @@
-/* SecLang transformation functions, byte-exact with libmodsecurity 3.0.9.
+/* SecLang transformation functions, byte-exact with libmodsecurity 3.0.9:
+ * lookup, dispatch, the unicode map loader and the simple byte-level
+ * transformations. The decoders live in transforms_decode.c.
  *
  * Every function writes through a lazy writer (struct xw): while the output
  * still equals a prefix of the input nothing is allocated, so the common
@@ -14,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
-
-#include <openssl/evp.h>
 
 #include "waf/transforms_int.h"
 
@@ -504,8 +504,8 @@ int xform_apply(enum xform_id id, const struct xform_env *env, struct arena *a, 
     case XF_BASE64ENCODE: return xform_x_base64_encode(a, in, inlen, out, outlen);
     case XF_HEXDECODE: return xform_x_hex_decode(a, in, inlen, out, outlen);
     case XF_HEXENCODE: return xform_x_hex_encode(a, in, inlen, out, outlen);
-    case XF_SHA1: return xform_x_digest(EVP_sha1(), a, in, inlen, out, outlen);
-    case XF_MD5: return xform_x_digest(EVP_md5(), a, in, inlen, out, outlen);
+    case XF_SHA1: return xform_x_digest(true, a, in, inlen, out, outlen);
+    case XF_MD5: return xform_x_digest(false, a, in, inlen, out, outlen);
     case XF_TRIM: return xf_trim(true, true, in, inlen, out, outlen);
     case XF_TRIMLEFT: return xf_trim(true, false, in, inlen, out, outlen);
     case XF_TRIMRIGHT: return xf_trim(false, true, in, inlen, out, outlen);

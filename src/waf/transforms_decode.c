@@ -510,12 +510,12 @@ int xform_x_length(struct arena *a, size_t n, const char **out, size_t *outlen)
     return 1;
 }
 
-int xform_x_digest(const EVP_MD *md, struct arena *a, const char *in, size_t n,
+int xform_x_digest(bool sha1, struct arena *a, const char *in, size_t n,
                      const char **out, size_t *outlen)
 {
     unsigned char dig[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    if (!EVP_Digest(in, n, dig, &dlen, md, NULL))
+    if (!EVP_Digest(in, n, dig, &dlen, sha1 ? EVP_sha1() : EVP_md5(), NULL))
         return -1;
     char *b = arena_memdup(a, dig, dlen);
     if (!b)

@@ -11,10 +11,6 @@
 #include "core/arena.h"
 #include "waf/transforms.h"
 
-#include <openssl/evp.h>
-
-#include "core/arena.h"
-
 /* Lazy output writer. Invariant: while buf == NULL the output produced so
  * far is exactly in[0..len). */
 struct xw {
@@ -155,21 +151,37 @@ static inline bool is_space(unsigned char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
-
-int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_html_entity_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_escape_seq_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_utf8_to_unicode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
+/* Entry points in transforms_decode.c. Each has xform_apply's contract
+ * for one transformation. */
+int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, const char *in,
+                       size_t n, const char **out, size_t *outlen);
+int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **out,
+                       size_t *outlen);
+int xform_x_html_entity_decode(struct arena *a, const char *in, size_t n, const char **out,
+                               size_t *outlen);
+int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **out,
+                      size_t *outlen);
+int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **out,
+                       size_t *outlen);
+int xform_x_escape_seq_decode(struct arena *a, const char *in, size_t n, const char **out,
+                              size_t *outlen);
+int xform_x_utf8_to_unicode(struct arena *a, const char *in, size_t n, const char **out,
+                            size_t *outlen);
 int xform_x_length(struct arena *a, size_t n, const char **out, size_t *outlen);
-int xform_x_digest(const EVP_MD *md, struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_sql_hex_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_base64_encode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_base64_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
-int xform_x_base64_decode_ext(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
+/* sha1 when true, md5 otherwise; raw binary digest. */
+int xform_x_digest(bool sha1, struct arena *a, const char *in, size_t n, const char **out,
+                   size_t *outlen);
+int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **out,
+                       size_t *outlen);
+int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
+                       size_t *outlen);
+int xform_x_sql_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
+                           size_t *outlen);
+int xform_x_base64_encode(struct arena *a, const char *in, size_t n, const char **out,
+                          size_t *outlen);
+int xform_x_base64_decode(struct arena *a, const char *in, size_t n, const char **out,
+                          size_t *outlen);
+int xform_x_base64_decode_ext(struct arena *a, const char *in, size_t n, const char **out,
+                              size_t *outlen);
 
 #endif

@@ -203,7 +203,9 @@ bool tx_target_matches_item(struct waf_tx *tx, const struct target *t, const str
 static int xml_cb(void *ctx, const char *val, size_t vlen)
 {
     struct waf_tx *tx = ctx;
-    return push_item(tx, V_XML, tx->cur_rule ? "" : "", 0, val, vlen);
+    /* libxml2 frees the node text after the callback: keep a copy */
+    char *copy = arena_memdup(tx->a, val, vlen);
+    return copy ? push_item(tx, V_XML, "", 0, copy, vlen) : -1;
 }
 
 static int resolve_coll(struct waf_tx *tx, const struct target *t, int src, int as_var,

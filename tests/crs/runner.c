@@ -33,6 +33,7 @@
 
 struct opts {
     const char *shared;
+    const char *client_ip;
     const char *known_path;
     struct {
         unsigned rule, test; /* test 0: every test of the rule */
@@ -69,14 +70,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: crs_runner [--shared DIR] [--known FILE] [--only RULE[-TEST]]...\n"
-            "                  [--verbose] [--dump] [--list-failures]\n"
+            "                  [--verbose] [--dump] [--list-failures] [--client-ip IP]\n"
             "  --shared DIR      folder holding crs/ and crs-test/ (default $MAMORI_SHARED or ../shared)\n"
             "  --known FILE      known failures, one \"RULE-TEST  reason\" a line\n"
             "                    (default tests/crs/known-failures.txt when it exists)\n"
             "  --only X          run rule X (942100) or one test (942100-3); may repeat\n"
             "  --verbose         print request, matches and log of failing tests\n"
             "  --dump            print the raw requests only; do not load the engine\n"
-            "  --list-failures   print failing tests in known-failures.txt format\n");
+            "  --list-failures   print failing tests in known-failures.txt format\n"
+            "  --client-ip IP    REMOTE_ADDR of the test client (default 172.17.0.1, as in CRS's CI)\n");
 }
 
 static int parse_id(const char *s, unsigned *rule, unsigned *test)
@@ -101,6 +103,11 @@ static int parse_id(const char *s, unsigned *rule, unsigned *test)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof *o);
+    /* CRS's CI reaches its WAF container through a port mapping, so the
+     * WAF sees a bridge address, never loopback. With 127.0.0.1, CRS's
+     * 905100 exception (Apache's "GET /" dummy connections from localhost)
+     * would switch every rule off for requests such as 920430-5's. */
+    o->client_ip = "172.17.0.1";
     o->shared = getenv("MAMORI_SHARED");
     if (!o->shared || !*o->shared)
         o->shared = "../shared";
@@ -112,11 +119,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->dump = true;
         else if (strcmp(a, "--list-failures") == 0)
             o->list_failures = true;
-        else if ((strcmp(a, "--shared") == 0 || strcmp(a, "--known") == 0 || strcmp(a, "--only") == 0) &&
+        else if ((strcmp(a, "--shared") == 0 || strcmp(a, "--known") == 0 || strcmp(a, "--only") == 0 ||
+                  strcmp(a, "--client-ip") == 0) &&
                  i + 1 < argc) {
             const char *v = argv[++i];
             if (strcmp(a, "--shared") == 0)
                 o->shared = v;
+            else if (strcmp(a, "--client-ip") == 0)
+                o->client_ip = v;
             else if (strcmp(a, "--known") == 0)
                 o->known_path = v;
             else {
@@ -526,7 +536,7 @@ static int run_stage(struct run_ctx *c, const struct crs_stage *st, char *engine
     if (st->dest_addr && strspn(st->dest_addr, "0123456789.") == strlen(st->dest_addr) && *st->dest_addr)
         server_ip = st->dest_addr;
     struct waf_tx_opts to = {
-        .client_ip = "127.0.0.1",
+        .client_ip = c->o->client_ip,
         .client_port = 40000,
         .server_ip = server_ip,
         .server_port = st->port ? st->port : 80,

@@ -16,7 +16,6 @@
 #include "waf/detect/detect.h"
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Token classes; the class character is also what the fingerprint shows. */
@@ -107,7 +106,7 @@ struct kw {
 
 /* Written for mamori from the MySQL, PostgreSQL, SQL Server, Oracle and
  * SQLite manuals: words that change what an injected fragment means.
- * Sorted by name (bsearch); lower case. Function names are bare words
+ * Sorted by name (kw_lookup searches it by halves); lower case. Function names are bare words
  * unless a '(' follows. */
 static const struct kw kw_table[] = {
     {"all", T_KEYWORD, 0, 0, K_ALL},
