@@ -315,7 +315,11 @@ int waf_tx_request_body(struct waf_tx *tx, const char *body, size_t n)
     }
     if (tx->reqbody_access) {
         tx_process_body(tx, body, n);
-        if (n) {
+        /* As ModSecurity v2 and Coraza do (and CRS's tests expect), a body
+         * that the XML processor parsed is inspected through XML, not as
+         * raw REQUEST_BODY, unless ctl:forceRequestBodyVariable asks. */
+        bool raw_var = tx->body_proc != BP_XML || tx->force_reqbody_var;
+        if (n && raw_var) {
             tx_set_scalar(tx, V_REQUEST_BODY, body, n);
             tx_set_scalar_num(tx, V_REQUEST_BODY_LENGTH, (long long)n);
         }
