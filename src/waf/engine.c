@@ -395,6 +395,10 @@ static void do_ctl(struct waf_tx *tx, const struct ctl *c)
     case CTL_REQUEST_BODY_PROCESSOR:
         tx->body_proc = (enum body_proc)c->ival;
         tx->body_proc_forced = true;
+        /* visible at once, as in ModSecurity: later phase-1 rules test it */
+        tx_set_scalar_c(tx, V_REQBODY_PROCESSOR,
+                        c->ival == BP_XML ? "XML" : c->ival == BP_JSON ? "JSON"
+                        : c->ival == BP_MULTIPART ? "MULTIPART" : "URLENCODED");
         break;
     case CTL_REQUEST_BODY_ACCESS:
         tx->reqbody_access = c->ival != 0;
@@ -607,8 +611,8 @@ static const char *var_label(struct waf_tx *tx, const struct item *it)
 static void matched_vars_clear(struct waf_tx *tx)
 {
     tx->c[V_MATCHED_VARS].n = 0;
-    tx->sset[V_MATCHED_VAR] = false;
-    tx->sset[V_MATCHED_VAR_NAME] = false;
+    tx->sv[V_MATCHED_VAR] = STR_LIT("");
+    tx->sv[V_MATCHED_VAR_NAME] = STR_LIT("");
 }
 
 /* Evaluates one rule (one link of a chain). Returns true if it matched. */
@@ -834,6 +838,29 @@ struct waf_tx *waf_tx_new(const struct waf_program *p, const struct waf_tx_opts 
     tx->resbody_access = p->resbody_access;
     tx->reqbody_limit = p->reqbody_limit;
     tx->highest_severity = -1;
+    /* ModSecurity v3 "anchored" variables always exist, empty until set:
+     * a rule on REQUEST_BASENAME of "/" sees one empty value, not none. */
+    static const int anchored[] = {
+        V_ARGS_COMBINED_SIZE, V_AUTH_TYPE, V_FILES_COMBINED_SIZE, V_FULL_REQUEST,
+        V_FULL_REQUEST_LENGTH, V_INBOUND_DATA_ERROR, V_MATCHED_VAR, V_MATCHED_VAR_NAME,
+        V_MULTIPART_BOUNDARY_QUOTED, V_MULTIPART_BOUNDARY_WHITESPACE, V_MULTIPART_CRLF_LF_LINES,
+        V_MULTIPART_DATA_AFTER, V_MULTIPART_DATA_BEFORE, V_MULTIPART_FILE_LIMIT_EXCEEDED,
+        V_MULTIPART_HEADER_FOLDING, V_MULTIPART_INVALID_HEADER_FOLDING, V_MULTIPART_INVALID_PART,
+        V_MULTIPART_INVALID_QUOTING, V_MULTIPART_LF_LINE, V_MULTIPART_MISSING_SEMICOLON,
+        V_MULTIPART_STRICT_ERROR, V_MULTIPART_UNMATCHED_BOUNDARY, V_OUTBOUND_DATA_ERROR,
+        V_PATH_INFO, V_QUERY_STRING, V_REMOTE_ADDR, V_REMOTE_HOST, V_REMOTE_PORT,
+        V_REQBODY_ERROR, V_REQBODY_ERROR_MSG, V_REQBODY_PROCESSOR_ERROR,
+        V_REQBODY_PROCESSOR_ERROR_MSG, V_REQBODY_PROCESSOR, V_REQUEST_BASENAME, V_REQUEST_BODY,
+        V_REQUEST_BODY_LENGTH, V_REQUEST_FILENAME, V_REQUEST_LINE, V_REQUEST_METHOD,
+        V_REQUEST_PROTOCOL, V_REQUEST_URI, V_REQUEST_URI_RAW, V_RESPONSE_BODY,
+        V_RESPONSE_CONTENT_LENGTH, V_RESPONSE_CONTENT_TYPE, V_RESPONSE_PROTOCOL,
+        V_RESPONSE_STATUS, V_SERVER_ADDR, V_SERVER_NAME, V_SERVER_PORT, V_SESSIONID,
+        V_UNIQUE_ID, V_URLENCODED_ERROR, V_USERID,
+    };
+    for (size_t i = 0; i < sizeof anchored / sizeof anchored[0]; i++) {
+        tx->sv[anchored[i]] = STR_LIT("");
+        tx->sset[anchored[i]] = true;
+    }
     char uid[64];
     if (tx->o.unique_id)
         snprintf(uid, sizeof uid, "%s", tx->o.unique_id);

@@ -240,8 +240,8 @@ static int xf_remove_comments_char(struct arena *a, const char *in, size_t n, co
 
 /* Works on a private copy because the algorithm rewrites bytes ahead of its
  * read cursor (backslashes) and moves its write cursor backwards. */
-static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n,
-                             const char **out, size_t *outlen)
+static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n, const char **out,
+                             size_t *outlen)
 {
     if (n == 0) {
         *out = in;
@@ -332,8 +332,7 @@ static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n
 
 /* ---- cmdLine ---------------------------------------------------------- */
 
-static int xf_cmdline(struct arena *a, const char *in, size_t n, const char **out,
-                      size_t *outlen)
+static int xf_cmdline(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -346,8 +345,7 @@ static int xf_cmdline(struct arena *a, const char *in, size_t n, const char **ou
         case '"':
         case '\'':
         case '\\':
-        case '^':
-            break;
+        case '^': break;
         case ' ':
         case ',':
         case ';':
@@ -383,8 +381,8 @@ static int xf_cmdline(struct arena *a, const char *in, size_t n, const char **ou
 
 /* ---- parity ------------------------------------------------------------ */
 
-static int xf_parity(enum xform_id id, struct arena *a, const char *in, size_t n,
-                     const char **out, size_t *outlen)
+static int xf_parity(enum xform_id id, struct arena *a, const char *in, size_t n, const char **out,
+                     size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -476,8 +474,7 @@ int xform_apply(enum xform_id id, const struct xform_env *env, struct arena *a, 
         inlen = 0;
     }
     switch (id) {
-    case XF_NONE:
-        break;
+    case XF_NONE: break;
     case XF_LOWERCASE: return xf_case(false, a, in, inlen, out, outlen);
     case XF_UPPERCASE: return xf_case(true, a, in, inlen, out, outlen);
     case XF_URLDECODE: return xform_x_url_decode(env, false, a, in, inlen, out, outlen);
@@ -513,8 +510,7 @@ int xform_apply(enum xform_id id, const struct xform_env *env, struct arena *a, 
     case XF_PARITYEVEN7BIT:
     case XF_PARITYODD7BIT:
     case XF_PARITYZERO7BIT: return xf_parity(id, a, in, inlen, out, outlen);
-    default:
-        return -1;
+    default: return -1;
     }
     *out = in;
     *outlen = inlen;

@@ -17,7 +17,7 @@ static const char hexdig[] = "0123456789abcdef";
 /* ---- URL -------------------------------------------------------------- */
 
 int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, const char *in,
-                         size_t n, const char **out, size_t *outlen)
+                       size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     const struct xform_unicode_map *map = (uni && env) ? env->unicode : NULL;
@@ -79,8 +79,7 @@ static inline bool url_plain(unsigned char c)
     return c == '*' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **out,
-                         size_t *outlen)
+int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -146,7 +145,8 @@ static int named_entity(const unsigned char *p, size_t len)
         const char *name;
         size_t len;
         unsigned char c;
-    } ents[] = {{"quot", 4, '"'}, {"amp", 3, '&'}, {"lt", 2, '<'}, {"gt", 2, '>'}, {"nbsp", 4, 0xa0}};
+    } ents[] = {
+        {"quot", 4, '"'}, {"amp", 3, '&'}, {"lt", 2, '<'}, {"gt", 2, '>'}, {"nbsp", 4, 0xa0}};
     for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++)
         if (len == ents[i].len && strncasecmp((const char *)p, ents[i].name, len) == 0)
             return ents[i].c;
@@ -154,7 +154,7 @@ static int named_entity(const unsigned char *p, size_t len)
 }
 
 int xform_x_html_entity_decode(struct arena *a, const char *in, size_t n, const char **out,
-                                 size_t *outlen)
+                               size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -206,8 +206,7 @@ int xform_x_html_entity_decode(struct arena *a, const char *in, size_t n, const 
 
 /* ---- JavaScript / CSS / C escapes ------------------------------------ */
 
-int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **out,
-                        size_t *outlen)
+int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -270,8 +269,7 @@ int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **ou
     return xw_finish(&w, out, outlen);
 }
 
-int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **out,
-                         size_t *outlen)
+int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -330,7 +328,7 @@ int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **o
 }
 
 int xform_x_escape_seq_decode(struct arena *a, const char *in, size_t n, const char **out,
-                                size_t *outlen)
+                              size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -510,8 +508,8 @@ int xform_x_length(struct arena *a, size_t n, const char **out, size_t *outlen)
     return 1;
 }
 
-int xform_x_digest(bool sha1, struct arena *a, const char *in, size_t n,
-                     const char **out, size_t *outlen)
+int xform_x_digest(bool sha1, struct arena *a, const char *in, size_t n, const char **out,
+                   size_t *outlen)
 {
     unsigned char dig[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
@@ -525,8 +523,7 @@ int xform_x_digest(bool sha1, struct arena *a, const char *in, size_t n,
     return 1;
 }
 
-int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **out,
-                         size_t *outlen)
+int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t cap;
@@ -550,8 +547,7 @@ int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **o
     return 1;
 }
 
-int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
-                         size_t *outlen)
+int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -566,7 +562,7 @@ int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **o
  * decoded), never looks at the last input byte, and after a run of hex
  * pairs copies the following byte without examining it. */
 int xform_x_sql_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
-                             size_t *outlen)
+                           size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -615,7 +611,7 @@ static unsigned char b64val(unsigned char c)
 }
 
 int xform_x_base64_encode(struct arena *a, const char *in, size_t n, const char **out,
-                            size_t *outlen)
+                          size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t groups = n / 3 + (n % 3 != 0), cap;
@@ -654,7 +650,7 @@ int xform_x_base64_encode(struct arena *a, const char *in, size_t n, const char 
  * mbedtls): any invalid byte makes the whole result empty; spaces are
  * allowed only next to line ends; '=' only at the end, at most two. */
 int xform_x_base64_decode(struct arena *a, const char *in, size_t n, const char **out,
-                            size_t *outlen)
+                          size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     const unsigned char *z = memchr(s, 0, n);
@@ -722,7 +718,7 @@ empty:
  * counts as padding too; with a lone 6-bit group pending that also empties
  * the result. */
 int xform_x_base64_decode_ext(struct arena *a, const char *in, size_t n, const char **out,
-                                size_t *outlen)
+                              size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
@@ -744,9 +740,7 @@ int xform_x_base64_decode_ext(struct arena *a, const char *in, size_t n, const c
         if (v >= 64)
             continue;
         switch (q % 4) {
-        case 0:
-            cur = (unsigned char)(v << 2);
-            break;
+        case 0: cur = (unsigned char)(v << 2); break;
         case 1:
             xw_put(&w, (unsigned char)(cur | v >> 4));
             cur = (unsigned char)((v & 0x0f) << 4);
@@ -755,9 +749,7 @@ int xform_x_base64_decode_ext(struct arena *a, const char *in, size_t n, const c
             xw_put(&w, (unsigned char)(cur | v >> 2));
             cur = (unsigned char)((v & 0x03) << 6);
             break;
-        default:
-            xw_put(&w, (unsigned char)(cur | v));
-            break;
+        default: xw_put(&w, (unsigned char)(cur | v)); break;
         }
         q++;
     }

@@ -155,14 +155,11 @@ static inline bool is_space(unsigned char c)
  * for one transformation. */
 int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, const char *in,
                        size_t n, const char **out, size_t *outlen);
-int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **out,
-                       size_t *outlen);
+int xform_x_url_encode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
 int xform_x_html_entity_decode(struct arena *a, const char *in, size_t n, const char **out,
                                size_t *outlen);
-int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **out,
-                      size_t *outlen);
-int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **out,
-                       size_t *outlen);
+int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
+int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
 int xform_x_escape_seq_decode(struct arena *a, const char *in, size_t n, const char **out,
                               size_t *outlen);
 int xform_x_utf8_to_unicode(struct arena *a, const char *in, size_t n, const char **out,
@@ -171,10 +168,8 @@ int xform_x_length(struct arena *a, size_t n, const char **out, size_t *outlen);
 /* sha1 when true, md5 otherwise; raw binary digest. */
 int xform_x_digest(bool sha1, struct arena *a, const char *in, size_t n, const char **out,
                    size_t *outlen);
-int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **out,
-                       size_t *outlen);
-int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
-                       size_t *outlen);
+int xform_x_hex_encode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
+int xform_x_hex_decode(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen);
 int xform_x_sql_hex_decode(struct arena *a, const char *in, size_t n, const char **out,
                            size_t *outlen);
 int xform_x_base64_encode(struct arena *a, const char *in, size_t n, const char **out,

@@ -13,6 +13,7 @@
 #define MAMORI_TESTS_CRS_CRS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/buf.h"
 #include "http/http.h"
@@ -118,5 +119,9 @@ void crs_echo_free(struct crs_echo_response *r);
 int crs_echo_respond(const char *raw, size_t n, struct crs_echo_response *r);
 /* Fills an http_response (slices into r) for the engine's phase 3. */
 void crs_echo_to_http(const struct crs_echo_response *r, struct http_response *out);
+
+/* Checks the loader and request builder against fixed go-ftw cases; prints
+ * what differs to out. Returns 0 when all agree. */
+int crs_selftest(FILE *out);
 
 #endif

@@ -635,6 +635,10 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o) < 0)
         return 2;
 
+    if (crs_selftest(stderr) < 0) {
+        fprintf(stderr, "crs_runner: the harness disagrees with go-ftw; fix tests/crs first\n");
+        return 2;
+    }
     char tests_dir[PATH_MAX];
     snprintf(tests_dir, sizeof tests_dir, "%s/crs/tests/regression/tests", o.shared);
     if (crs_suite_load(&suite, tests_dir, err, sizeof err) < 0) {
@@ -701,6 +705,10 @@ int main(int argc, char **argv)
                 continue;
             if (!check_stage(st, c.log.lines.p ? c.log.lines.p : "", why, sizeof why)) {
                 ok = false;
+                if (eerr[0]) {
+                    size_t wl = strlen(why);
+                    snprintf(why + wl, sizeof why - wl, " (engine refused the request: %.200s)", eerr);
+                }
                 if (t->nstages > 1) {
                     char tmp[sizeof why];
                     snprintf(tmp, sizeof tmp, "stage %zu: %.900s", k + 1, why);

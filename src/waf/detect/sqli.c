@@ -345,10 +345,17 @@ static size_t lex_string(const unsigned char *s, size_t n, size_t pos, unsigned 
     t->type = T_STRING;
     t->flags = 0;
     t->id = 0;
+    /* The next quote at or after pos, remembered across backslashes so
+     * that "\\a\\a\\a..." does not rescan to it each time; NULL = none left. */
+    const unsigned char *hit = NULL;
+    bool hit_known = false;
     while (pos < n) {
-        const unsigned char *hit = memchr(s + pos, q, n - pos);
-        /* A backslash only matters before the quote we found; bounding the
-         * search keeps the scan linear. */
+        if (!hit_known || (hit && hit < s + pos)) {
+            hit = memchr(s + pos, q, n - pos);
+            hit_known = true;
+        }
+        /* A backslash only matters before that quote; bounding the search
+         * keeps the scan linear. */
         size_t span = hit ? (size_t)(hit - s) - pos : n - pos;
         const unsigned char *bs = memchr(s + pos, '\\', span);
         if (bs) {

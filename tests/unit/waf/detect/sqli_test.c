@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yajl/yajl_tree.h>
@@ -429,6 +430,21 @@ TEST(sqli_long_input_linear)
     detect_sqli(buf, n, &r);
     memset(buf, '(', n);
     CHECK(!detect_sqli(buf, n, &r));
+    /* shapes that made early drafts rescan: backslashes inside a literal,
+     * many function names each followed by a comment gap */
+    buf[0] = '\'';
+    for (size_t i = 1; i < n; i++)
+        buf[i] = (i & 1) ? '\\' : 'a';
+    clock_t c0 = clock();
+    detect_sqli(buf, n, &r);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = "sleep/**/ "[i % 10];
+    detect_sqli(buf, n, &r);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = "sleep/*"[i % 7];
+    detect_sqli(buf, n, &r);
+    double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    CHECK(secs < 5.0); /* quadratic would be minutes on 1 MB */
     free(buf);
 }
 
