@@ -8,6 +8,10 @@ struct waf_program;
 
 int cli_eval(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_run(int argc, char **argv);    /* src/cli/run.c */
+int cli_config(int argc, char **argv); /* src/cli/config.c */
+int cli_audit(int argc, char **argv);  /* src/cli/audit.c */
+int cli_probe(int argc, char **argv);  /* src/cli/probe.c */
 
 /* Rule-set options shared by eval, bench and run. */
 struct rules_opts {

@@ -11,9 +11,12 @@ static void usage(FILE *f)
           "commands:\n"
           "  eval    judge one raw HTTP request (and optional response) with the rules\n"
           "  bench   run a JSON-lines request corpus through the engine and report speed\n"
+          "  run     the reverse proxy with the WAF in front of an app\n"
+          "  config  check a configuration file (mamori config check FILE)\n"
+          "  audit   check this host (or a mounted image) for security problems\n"
+          "  probe   check a web site from the outside\n"
           "\n"
-          "Not built yet (see docs/roadmap.md): run, audit, probe, watch, bans, events,\n"
-          "notify, scan-log, config.\n"
+          "Not built yet: watch, bans, events, notify, scan-log.\n"
           "\n"
           "Run 'mamori COMMAND --help' for a command's options.\n",
           f);
@@ -30,12 +33,19 @@ int main(int argc, char **argv)
         return cli_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config"))
+        return cli_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit"))
+        return cli_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "probe"))
+        return cli_probe(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
     }
-    static const char *planned[] = {"run", "audit", "probe", "watch", "bans", "events",
-                                    "notify", "scan-log", "config"};
+    static const char *planned[] = {"watch", "bans", "events", "notify", "scan-log"};
     for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++) {
         if (!strcmp(cmd, planned[i])) {
             fprintf(stderr, "mamori: '%s' is not implemented yet in this version\n", cmd);

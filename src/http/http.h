@@ -121,6 +121,14 @@ void http_chunked_init(struct http_chunked *c, size_t max_body);
 int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, size_t *consumed,
                         char *out, size_t out_cap, size_t *produced, struct http_error *err);
 
+/* For read loops (the proxy): true once buf holds an empty line that can end
+ * a head (LF LF or LF CR LF) or at least max_head bytes, i.e. once a parse
+ * call is worth making. *scan carries the progress between calls (start at
+ * 0; keep it while the buffer only grows), so a head arriving byte by byte
+ * costs O(len) here instead of O(len^2) re-parses. A parse that still says
+ * AGAIN (the empty lines were leading ones) just means: read on. */
+bool http_head_ready(const char *buf, size_t len, size_t max_head, size_t *scan);
+
 /* Case-insensitive lookup of the first header with this name, NULL if none. */
 const struct http_header *http_header_find(const struct http_header *h, size_t n, const char *name);
 
