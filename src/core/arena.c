@@ -57,18 +57,28 @@ struct arena *arena_new(size_t cap_bytes)
     return a;
 }
 
+/* Keeps the largest chunk (up to ARENA_KEEP_MAX) so that a reused arena
+ * serves the next transaction of the same size without malloc. */
+#define ARENA_KEEP_MAX (8u << 20)
+
 void arena_reset(struct arena *a)
 {
+    struct chunk *keep = a->first;
+    for (struct chunk *c = a->head; c; c = c->next)
+        if (c->size > keep->size && c->size <= ARENA_KEEP_MAX)
+            keep = c;
     struct chunk *c = a->head;
-    while (c && c != a->first) {
+    while (c) {
         struct chunk *n = c->next;
-        free(c);
+        if (c != keep)
+            free(c);
         c = n;
     }
-    a->head = a->first;
-    a->first->used = 0;
-    a->first->next = NULL;
-    a->held = a->first->size;
+    a->first = keep;
+    a->head = keep;
+    keep->used = 0;
+    keep->next = NULL;
+    a->held = keep->size;
     a->used = 0;
     a->last = NULL;
 }

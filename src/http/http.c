@@ -220,11 +220,16 @@ static int scan_line(struct pstate *s, size_t start, size_t maxc, unsigned char 
 }
 
 /* Skips empty lines before the start line (RFC 9112 2.2 lets a server
- * ignore them; some clients send a CRLF after a POST body). */
+ * ignore them; some clients send a CRLF after a POST body). Bounded, so a
+ * peer cannot make a read loop re-parse an ever longer run of them (see
+ * http_head_ready). */
+#define MAX_LEADING_EMPTY 8
 static int skip_leading_empty(struct pstate *s, size_t *pos)
 {
     size_t i = 0;
-    for (;;) {
+    for (int k = 0;; k++) {
+        if (k > MAX_LEADING_EMPTY)
+            return fail(s, 400, "too many empty lines before the start line", i);
         if (i >= s->win)
             return need_more(s);
         if (s->buf[i] == '\r') {
@@ -241,6 +246,29 @@ static int skip_leading_empty(struct pstate *s, size_t *pos)
     }
     *pos = i;
     return HTTP_PARSE_OK;
+}
+
+bool http_head_ready(const char *buf, size_t len, size_t max_head, size_t *scan)
+{
+    size_t i = *scan;
+    if (len >= max_head)
+        return true;
+    while (i < len) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        if (!nl)
+            break;
+        size_t j = (size_t)(nl - buf);
+        i = j + 1;
+        /* LF LF or LF CR LF: an empty line after some line. */
+        if ((j >= 1 && buf[j - 1] == '\n') || (j >= 2 && buf[j - 1] == '\r' && buf[j - 2] == '\n')) {
+            *scan = i;
+            return true;
+        }
+    }
+    /* Every LF before len has been judged (its look-back bytes were all
+     * there), so the next call only needs to look at new bytes. */
+    *scan = len;
+    return false;
 }
 
 /* Reads the start line. On OK [*ls, *le) is its content and *next the byte

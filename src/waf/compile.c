@@ -96,8 +96,16 @@ static int parse_one_target(const char *s, size_t n, struct target *t, bool *exc
         if (sl >= 2 && sel[0] == '/' && sel[sl - 1] == '/') {
             t->sel_kind = SEL_REGEX;
             t->sel = xstrndup(sel + 1, sl - 2);
+            /* collection keys compare case-insensitively, so do key regexes
+             * (CRS matches tx.multipart_headers_content_types_N in upper case) */
+            char *ci = malloc(sl + 4);
             char rerr[256];
-            t->sel_rx = rx_compile(t->sel, sl - 2, 0, rerr, sizeof rerr);
+            if (!ci)
+                return -1;
+            memcpy(ci, "(?i)", 4);
+            memcpy(ci + 4, sel + 1, sl - 2);
+            t->sel_rx = rx_compile(ci, sl + 2, 0, rerr, sizeof rerr);
+            free(ci);
             if (!t->sel_rx) {
                 snprintf(msg, msglen, "bad selector regex /%.*s/: %s", (int)(sl - 2), sel + 1,
                          rerr);

@@ -42,7 +42,7 @@ struct xcache_ent {
     const char *out;
     uint32_t outlen;
 };
-#define XCACHE_SLOTS 4096u
+#define XCACHE_SLOTS 1024u
 
 static uint32_t chain_hash(const uint8_t *x, size_t n)
 {
@@ -820,6 +820,9 @@ static void gen_unique_id(char *out, size_t n)
              (++ctr) & 0xffffffULL);
 }
 
+static __thread struct arena *tls_spare;
+static __thread size_t tls_spare_cap;
+
 struct waf_tx *waf_tx_new(const struct waf_program *p, const struct waf_tx_opts *o)
 {
     struct waf_tx *tx = calloc(1, sizeof(*tx));
@@ -827,7 +830,16 @@ struct waf_tx *waf_tx_new(const struct waf_program *p, const struct waf_tx_opts 
         return NULL;
     if (o)
         tx->o = *o;
-    tx->a = arena_new(tx->o.arena_cap ? tx->o.arena_cap : TX_ARENA_DEFAULT);
+    /* one spare arena per thread: most transactions reuse the previous one's
+     * memory instead of going back to malloc (and the kernel) */
+    size_t cap = tx->o.arena_cap ? tx->o.arena_cap : TX_ARENA_DEFAULT;
+    if (tls_spare && tls_spare_cap == cap) {
+        tx->a = tls_spare;
+        tls_spare = NULL;
+    } else {
+        tx->a = arena_new(cap);
+    }
+    tx->arena_cap = cap;
     if (!tx->a) {
         free(tx);
         return NULL;
@@ -896,7 +908,13 @@ void waf_tx_free(struct waf_tx *tx)
         return;
     if (tx->xml)
         body_xml_free(tx->xml);
-    arena_free(tx->a);
+    if (!tls_spare) {
+        arena_reset(tx->a);
+        tls_spare = tx->a;
+        tls_spare_cap = tx->arena_cap;
+    } else {
+        arena_free(tx->a);
+    }
     free(tx);
 }
 

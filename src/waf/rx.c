@@ -168,7 +168,11 @@ int rx_match(const struct rx *r, const char *s, size_t n, long *caps, int ncap, 
      * pattern this thread runs. */
     pcre2_set_match_limit(sc->mc, r->match_limit ? r->match_limit : 10000000u);
 
-    rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, sc->md, sc->mc);
+    /* pcre2_jit_match skips pcre2_match's per-call checks: it is the hot path */
+    if (r->jit)
+        rc = pcre2_jit_match(r->code, (PCRE2_SPTR)s, n, 0, 0, sc->md, sc->mc);
+    else
+        rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, sc->md, sc->mc);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
         /* The interpreter keeps its backtracking frames on the heap and is
          * bounded by the same match limit. */

@@ -62,6 +62,7 @@ struct rm_target {
 struct waf_tx {
     const struct waf_program *p;
     struct arena *a;
+    size_t arena_cap;
     struct waf_tx_opts o;
     enum engine_mode engine;
     /* scalar variables; set[] says which exist */

@@ -24,6 +24,7 @@
 #include <pcre2.h>
 
 #include "crs.h"
+#include "http/http.h"
 #include "waf/waf.h"
 
 #define MAX_REQUEST_BYTES ((size_t)32 << 20)
@@ -543,6 +544,24 @@ static int run_stage(struct run_ctx *c, const struct crs_stage *st, char *engine
         .on_match = on_match,
         .ud = &c->log,
     };
+    /* A stage that expects the server itself to refuse the request (a 4xx
+     * in DetectionOnly can only come from the server) is judged the way
+     * mamori's proxy would handle it: its strict parser answers first and
+     * the rules never see the request. */
+    if (st->has_status && st->status >= 400 && st->status < 500) {
+        struct http_header hdrs[128];
+        struct http_request req;
+        struct http_error herr = {0};
+        struct http_limits lim;
+        http_limits_default(&lim);
+        int pr = http_parse_request_head(c->raw.p, c->raw.len, HTTP_STRICT, &lim, hdrs, 128, &req,
+                                         &herr);
+        if (pr == HTTP_PARSE_ERROR && herr.status == st->status) {
+            c->resp.status = herr.status;
+            c->resp.reason = herr.reason ? herr.reason : "rejected by the strict parser";
+            return 0;
+        }
+    }
     struct waf_tx *tx = waf_tx_new(c->prog, &to);
     if (!tx) {
         snprintf(engine_err, errlen, "waf_tx_new failed");

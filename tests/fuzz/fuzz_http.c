@@ -5,7 +5,8 @@
  *   - errors carry a known status, a reason and an offset inside the input;
  *   - a prefix of the input answers AGAIN or exactly what the whole does;
  *   - the chunked decoder gives the same result however input and output
- *     are split.
+ *     are split;
+ *   - no head parses OK before http_head_ready reports it may.
  * The first input byte picks limits and split sizes; the rest is the
  * message. Build and run with scripts/fuzz. */
 #include <stdint.h>
@@ -191,6 +192,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int m = 0; m < 2; m++) {
         enum http_mode mode = m ? HTTP_LENIENT : HTTP_STRICT;
         struct outcome o = run_request(buf, len, mode, lim, slots);
+        /* A head can only be complete once http_head_ready says so. */
+        size_t scan = 0;
+        if (!http_head_ready(buf, len, lim->max_head_bytes, &scan))
+            CHECK(o.rc != HTTP_PARSE_OK && scan == len);
         if (len <= 4096)
             check_prefixes(buf, len, mode, lim, slots, &o, flags);
         if (o.rc == HTTP_PARSE_OK)

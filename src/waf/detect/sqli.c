@@ -8,7 +8,8 @@
  * code: anywhere-shapes (UNION SELECT, stacked statements, subqueries,
  * time/error-based function calls, WAITFOR DELAY) and breakout-shapes
  * anchored at the start of the value (tautologies, comment truncation,
- * ORDER BY probes, quote-concatenation). See docs/internals/sqli.md.
+ * ORDER BY probes, quote-concatenation). Shapes are written for mamori;
+ * nothing here comes from libinjection. See docs/internals/sqli.md.
  *
  * Invariants: no allocation, no global mutable state, every input byte is
  * looked at a bounded number of times per pass (linear time), state is a
@@ -53,6 +54,7 @@ enum {
     F_UNARY = 1 << 7,   /* may be a prefix operator: - + ! ~ not */
     F_LONGCMT = 1 << 8, /* ... and that comment holds prose, not "-- -" */
     F_SPACED = 1 << 9,  /* the broken-out literal holds whitespace (prose) */
+    F_NESTED = 1 << 10, /* block comment with another opener inside */
 };
 
 /* Keyword ids that rules look at; 0 means "no rule cares". */
@@ -250,6 +252,7 @@ struct pass {
     size_t total;            /* significant tokens seen */
     struct tok last2[2];     /* the two most recent tokens ([1] newest) */
     bool head_done;
+    bool dead;               /* as-is pass whose first token cannot start SQL */
     char quote;              /* 0, '\'' or '"': the context of this pass */
     char fp[FP_MAX + 1];
     unsigned fp_n;
@@ -490,6 +493,12 @@ static size_t lex_token(const unsigned char *s, size_t n, size_t pos, struct tok
                 return skip_digits(s, n, pos + 3);
             }
             t->type = T_COMMENT;
+            /* A comment that opens again at once ("/ * / * /" without the
+             * spaces, the closer's star shared) is an evasion probe that
+             * CRS expects flagged. Only the immediate form: openers further
+             * in are globs in prose ("llvm/test/ * / lld/test/ *"). */
+            if (pos + 3 < n && s[pos + 2] == '/' && s[pos + 3] == '*')
+                t->flags |= F_NESTED;
             for (size_t p = pos + 2; p + 1 < n; p++)
                 if (s[p] == '*' && s[p + 1] == '/')
                     return p + 2;
@@ -938,8 +947,24 @@ static void run_head(struct pass *p)
     p->reason = breakout_rules(p);
 }
 
+/* Can SQL text inserted as-is (after "id = " or "ORDER BY ") start with
+ * this token? "/post/24 union select 1" cannot: a leading '/', '*', '=',
+ * ',', ':' ... is a syntax error before anything injected runs. */
+static bool valid_start(const struct tok *t)
+{
+    if (t->type == T_OP)
+        return (t->flags & F_UNARY) != 0;
+    return t->type != T_OTHER && t->type != T_COMMA;
+}
+
 static void push(struct pass *p, const struct tok *t)
 {
+    if (!p->quote && !p->total && !valid_start(t))
+        p->dead = true;
+    if (p->dead) {
+        p->total++;
+        return;
+    }
     if (p->cnt == WIN) {
         /* The oldest token now has its full window with final flags. */
         struct view v;
@@ -984,6 +1009,8 @@ static void fp_add(struct pass *p, char c)
 
 static void finish(struct pass *p)
 {
+    if (p->dead)
+        return;
     run_head(p);
     while (!p->reason && p->cnt) {
         struct view v;
@@ -1031,6 +1058,11 @@ static const char *scan(const unsigned char *s, size_t n, char quote, struct pas
         if (pos > n)
             pos = n;
         if (t.type == T_COMMENT) {
+            if (t.flags & F_NESTED) {
+                fp_add(p, T_COMMENT);
+                p->reason = "nested comment";
+                break;
+            }
             mark_comment(p, pos - start > 8);
             if (!p->fp_n || p->fp[p->fp_n - 1] != T_COMMENT)
                 fp_add(p, T_COMMENT);

@@ -39,6 +39,9 @@ static const struct req_case req_cases[] = {
     {"authority-form ipv6", S("CONNECT [::1]:8443" H11 "\r\n"), OK, OK},
     {"http/1.0 without host", S("GET / HTTP/1.0\r\n\r\n"), OK, OK},
     {"leading empty lines", S("\r\n\r\nGET /" H11 "\r\n"), OK, OK},
+    {"eight leading empty lines", S("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET /" H11 "\r\n"), OK, OK},
+    {"nine leading empty lines", S("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET /" H11 "\r\n"), 400, 400},
+    {"leading bare lf lines", S("\n\nGET /" H11 "\r\n"), 400, OK},
     {"post content-length", S("POST /f" H11 "Content-Length: 5\r\n\r\nhello"), OK, OK},
     {"content-length leading zeros", S("POST /f" H11 "Content-Length: 007\r\n\r\n"), OK, OK},
     {"content-length ows", S("POST /f" H11 "Content-Length: \t5 \r\n\r\n"), OK, OK},
@@ -175,6 +178,9 @@ static const struct req_case limit_cases[] = {
                                     "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
                                     "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
                                     "\r\n\r\n\r\n\r\n\r\n"),
+     400, 400},
+    {"empty lines fill the head 2", S("\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX: "
+                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
      431, 431},
 };
 
@@ -291,6 +297,49 @@ TEST(http_request_fewer_slots_than_max_headers)
     CHECK_INT(http_parse_request_head(raw, sizeof(raw) - 1, HTTP_STRICT, NULL, NULL, 0, &r, &e),
               HTTP_PARSE_ERROR);
     CHECK_INT(e.status, 431);
+}
+
+/* A read loop gated by http_head_ready: bytes arrive one at a time, the
+ * parser runs only when the helper says so. Same answer as parsing the whole
+ * message at once, with few parse calls. */
+TEST(http_head_ready_gates_parsing)
+{
+    static const char *const msgs[] = {
+        "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n",
+        "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\nHost: a\n\n",
+        "GET /\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nBad Name: 1\r\n\r\n",
+        "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n",
+    };
+    struct http_header h[MAXH];
+    struct http_request r;
+    struct http_error e, we;
+    for (size_t k = 0; k < sizeof(msgs) / sizeof(msgs[0]); k++) {
+        for (int m = 0; m < 2; m++) {
+            enum http_mode mode = m ? HTTP_LENIENT : HTTP_STRICT;
+            size_t len = strlen(msgs[k]), scan = 0, calls = 0;
+            int want = http_parse_request_head(msgs[k], len, mode, NULL, h, MAXH, &r, &we);
+            int rc = HTTP_PARSE_AGAIN;
+            for (size_t n = 1; n <= len && rc == HTTP_PARSE_AGAIN; n++) {
+                if (!http_head_ready(msgs[k], n, 65536, &scan))
+                    continue;
+                calls++;
+                rc = http_parse_request_head(msgs[k], n, mode, NULL, h, MAXH, &r, &e);
+            }
+            if (rc != want || (rc == HTTP_PARSE_ERROR && e.status != we.status))
+                t_fail(t, __FILE__, __LINE__, "msg %zu [%d]: gated rc %d, whole %d", k, m, rc, want);
+            if (calls > 10)
+                t_fail(t, __FILE__, __LINE__, "msg %zu: %zu parse calls", k, calls);
+        }
+    }
+    size_t scan = 0;
+    CHECK(!http_head_ready("GET / HTTP/1.1\r\n", 16, 65536, &scan));
+    CHECK_INT(scan, 16);
+    CHECK(http_head_ready("GET / HTTP/1.1\r\n\r\n", 18, 65536, &scan));
+    CHECK_INT(scan, 18);
+    scan = 0;
+    CHECK(http_head_ready("GET / HTTP/1.1\r\n", 16, 16, &scan)); /* at the limit: parse to get 431 */
 }
 
 static int parse(const char *raw, enum http_mode mode, struct http_header *hdrs, struct http_request *r,
