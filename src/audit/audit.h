@@ -160,6 +160,11 @@ time_t audit_syslog_time(const char *line, size_t len, time_t now, size_t *rest)
  * 1 match, 0 no match, -1 scheme unsupported. */
 int audit_pw_check(const char *hash, const char *pw);
 
+/* Internal hand-offs between check families. */
+void audit_accounts_htpasswd(struct audit_ctx *c, const char *path); /* accounts.c */
+void audit_add_webroot(struct audit_ctx *c, const char *dir);       /* web.c */
+void audit_add_cert(struct audit_ctx *c, const char *path, const char *name); /* web.c */
+
 /* --- output (report.c) --- */
 enum audit_format { AUDIT_FMT_TEXT, AUDIT_FMT_JSON, AUDIT_FMT_SARIF };
 int audit_report(struct audit_ctx *c, enum audit_format fmt, bool color, struct buf *out);

@@ -319,5 +319,6 @@ int cli_bench(int argc, char **argv)
         free(reqs[i].raw);
     free(reqs);
     waf_program_free(p);
+    waf_thread_cleanup();
     return 0;
 }

@@ -188,6 +188,7 @@ int cli_eval(int argc, char **argv)
 out:
     waf_tx_free(tx);
     waf_program_free(p);
+    waf_thread_cleanup();
     free(raw);
     return rc;
 }

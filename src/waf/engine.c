@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -31,9 +32,13 @@
 
 /* ---- transformation cache -------------------------------------------------
  * Many rules apply the same transformation chain to the same value; the
- * cache maps (value pointer, length, chain) to the result for the life of
- * the transaction. Values live in the arena, so pointers are stable. */
+ * cache maps (value pointer, length, chain) to the result. It lives in
+ * thread-local storage across transactions and every entry carries the
+ * epoch of the transaction that wrote it, so starting a transaction costs
+ * nothing (no clearing) and an entry from another transaction never hits,
+ * even when arenas reuse the same addresses. */
 struct xcache_ent {
+    uint64_t epoch;
     const char *in;
     uint32_t inlen;
     uint32_t chain_hash;
@@ -42,7 +47,13 @@ struct xcache_ent {
     const char *out;
     uint32_t outlen;
 };
-#define XCACHE_SLOTS 1024u
+#define XCACHE_SLOTS 4096u
+
+struct xcache {
+    uint64_t epoch;
+    struct xcache_ent e[XCACHE_SLOTS];
+};
+static __thread struct xcache *tls_xc;
 
 static uint32_t chain_hash(const uint8_t *x, size_t n)
 {
@@ -63,17 +74,13 @@ static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const cha
         return 0;
     }
     uint32_t ch = chain_hash(x, nx);
-    uint32_t slot = 0;
-    if (!tx->xc) {
-        tx->xc = arena_calloc(tx->a, XCACHE_SLOTS, sizeof(*tx->xc));
-        tx->xc_mask = XCACHE_SLOTS - 1;
-    }
-    if (tx->xc) {
+    struct xcache_ent *e = NULL;
+    if (tls_xc && tx->xc_epoch) {
         uintptr_t pv = (uintptr_t)in;
-        slot = (uint32_t)((pv >> 4) ^ (pv >> 17) ^ ch ^ inlen) & tx->xc_mask;
-        struct xcache_ent *e = &tx->xc[slot];
-        if (e->in == in && e->inlen == inlen && e->chain_hash == ch && e->nx == nx &&
-            memcmp(e->x, x, nx) == 0) {
+        uint32_t slot = (uint32_t)((pv >> 4) ^ (pv >> 17) ^ ch ^ inlen) & (XCACHE_SLOTS - 1);
+        e = &tls_xc->e[slot];
+        if (e->epoch == tx->xc_epoch && e->in == in && e->inlen == inlen &&
+            e->chain_hash == ch && e->nx == nx && memcmp(e->x, x, nx) == 0) {
             *out = e->out;
             *outlen = e->outlen;
             return 0;
@@ -91,8 +98,8 @@ static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const cha
     }
     *out = cur;
     *outlen = curlen;
-    if (tx->xc && nx <= sizeof tx->xc[0].x && inlen <= UINT32_MAX && curlen <= UINT32_MAX) {
-        struct xcache_ent *e = &tx->xc[slot];
+    if (e && nx <= sizeof e->x && inlen <= UINT32_MAX && curlen <= UINT32_MAX) {
+        e->epoch = tx->xc_epoch;
         e->in = in;
         e->inlen = (uint32_t)inlen;
         e->chain_hash = ch;
@@ -823,6 +830,30 @@ static void gen_unique_id(char *out, size_t n)
 static __thread struct arena *tls_spare;
 static __thread size_t tls_spare_cap;
 
+/* Per-thread caches (transformation cache, spare arena) are released when
+ * their thread exits, through a pthread key destructor. */
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_release(void *unused)
+{
+    (void)unused;
+    free(tls_xc);
+    tls_xc = NULL;
+    arena_free(tls_spare);
+    tls_spare = NULL;
+}
+
+static void tls_key_init(void) { pthread_key_create(&tls_key, tls_release); }
+
+static void tls_register(void)
+{
+    pthread_once(&tls_once, tls_key_init);
+    pthread_setspecific(tls_key, (void *)1);
+}
+
+void waf_thread_cleanup(void) { tls_release(NULL); }
+
 struct waf_tx *waf_tx_new(const struct waf_program *p, const struct waf_tx_opts *o)
 {
     struct waf_tx *tx = calloc(1, sizeof(*tx));
@@ -840,6 +871,12 @@ struct waf_tx *waf_tx_new(const struct waf_program *p, const struct waf_tx_opts 
         tx->a = arena_new(cap);
     }
     tx->arena_cap = cap;
+    if (!tls_xc) {
+        tls_xc = calloc(1, sizeof(*tls_xc));
+        tls_register();
+    }
+    if (tls_xc)
+        tx->xc_epoch = ++tls_xc->epoch;
     if (!tx->a) {
         free(tx);
         return NULL;

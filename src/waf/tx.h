@@ -97,10 +97,8 @@ struct waf_tx {
     struct item *items;
     size_t nitems, capitems;
     const struct rule *cur_rule;
-    /* transformation cache */
-    struct xcache_ent *xc;
-    uint32_t xc_mask;
-    uint32_t xc_used;
+    /* transformation cache epoch (engine.c): 0 = cache unavailable */
+    uint64_t xc_epoch;
 };
 
 /* tx_vars.c */

@@ -89,6 +89,10 @@ void waf_tx_logging(struct waf_tx *tx);
 int waf_tx_process_raw_request(struct waf_tx *tx, const char *raw, size_t n, char *err,
                                size_t errlen);
 
+/* Releases this thread's engine caches now (they are also released when the
+ * thread exits). The main thread calls it before exit to stay leak-clean. */
+void waf_thread_cleanup(void);
+
 bool waf_tx_intervention(const struct waf_tx *tx, struct waf_intervention *out);
 const struct waf_match *waf_tx_matches(const struct waf_tx *tx, size_t *n);
 /* Numeric value of TX:name (0 if unset). */

@@ -2,18 +2,23 @@
  * load active content?
  *
  * The input is tokenized the way an HTML5 browser would, starting from each
- * place a reflected value commonly lands: the text of the page, and the
- * inside of an unquoted, double-, single- or back-quoted attribute value
- * (an attack there starts by closing the value). A second, "loose" pass over
- * the text treats every "<name" as a tag even where the strict tokenizer
- * would see a comment, an attribute value or a longer tag name: that covers
- * payloads written for sanitizers or parsers that strip or split
- * differently from a browser ("<scr<script>ipt>", "<!--<script>").
+ * place a reflected value commonly lands. The first letter of the
+ * fingerprint names the starting context that fired:
  *
- * Each pass is a single forward walk with a few locals; checks run over
- * spans of the input that do not overlap within a pass, so the whole thing
- * is linear in the input length and never allocates. See
- * docs/internals/xss.md for the list of what is flagged and why. */
+ *   u  the whole value is a URL (href="HERE"): javascript:, data:text/html
+ *   d  page text (strict HTML5 tokenizer: tags, comments, bogus comments)
+ *   l  page text, loose: every "<name" opens a tag, even inside what the
+ *      strict pass calls a comment, a value or a longer tag name, for
+ *      payloads aimed at filters that split differently ("<scr<script>ipt>")
+ *   a  between attributes of a tag (<input HERE>)
+ *   v  inside an unquoted attribute value (value=HERE)
+ *   q s b  inside a "-, '- or `-quoted value: the attack closes the quote
+ *   c  inside a style attribute (style="HERE")
+ *
+ * Each pass is one forward walk with a few locals; checks run over spans of
+ * the input that do not overlap within a pass and read bounded prefixes, so
+ * the whole thing is linear in the input length and never allocates. What
+ * is flagged, and what is deliberately not, is in docs/internals/xss.md. */
 #include "waf/detect/detect.h"
 
 #include <stdint.h>
@@ -25,11 +30,16 @@ struct xss_scan {
     bool loose;     /* every "<alpha" opens a tag, backtick quotes values */
     char ctx;       /* starting context, first letter of the fingerprint */
     struct detect_result *res;
+    bool tail_known;    /* close_at and css_at are filled in (lazily, once) */
+    size_t close_at[2]; /* 1 + index of the last "</script", "</style"; 0: none */
+    size_t css_at;      /* 1 + index of the last '{' or '@'; 0: none */
 };
 
 enum xss_tag_kind {
     TK_PLAIN = 0,   /* harmless unless an attribute makes it otherwise */
-    TK_ACTIVE,      /* runs script or loads active content by itself */
+    TK_SCRIPT,      /* its content is script or CSS: dangerous by itself */
+    TK_LOAD,        /* loads or embeds something once given any attribute
+                     * value ("<iframe src=", "<object data=", "<svg x=") */
     TK_META,        /* dangerous with http-equiv (refresh, set-cookie) */
     TK_FORM,        /* dangerous with action= (credential hijack) */
     TK_HREF,        /* base/link: dangerous once href= retargets or loads */
@@ -37,6 +47,8 @@ enum xss_tag_kind {
 
 struct xss_tag {
     enum xss_tag_kind kind;
+    const unsigned char *name; /* tag name for the fingerprint (may be NULL) */
+    size_t nl;
     bool breakout;  /* attribute list reached by closing a quoted value */
     bool weak;      /* breakout with no quote to close: only whitespace
                      * separates attributes, since base64 ("...Ho/onafe=")
@@ -46,24 +58,45 @@ struct xss_tag {
 /* Tags that execute script, load a document or plug-in, switch the parser
  * into a foreign (SVG/MathML/XML) dialect where more things execute, or
  * rewrite how the rest of the page loads. Compared case-insensitively with
- * the local name (after any "prefix:"). */
+ * the local name (after any "prefix:"). Only the script-bodied ones count
+ * bare: "<iframe>" or "<svg>" alone does nothing, and "Local<Object>" is a
+ * C++ template. */
+#define XSS_TAG(name, kind) {name, sizeof(name) - 1, kind}
 static const struct {
     const char *name;
+    size_t len;
     enum xss_tag_kind kind;
 } xss_tags[] = {
-    {"script", TK_ACTIVE},   {"iframe", TK_ACTIVE},  {"frame", TK_ACTIVE},
-    {"frameset", TK_ACTIVE}, {"object", TK_ACTIVE},  {"embed", TK_ACTIVE},
-    {"applet", TK_ACTIVE},   {"svg", TK_ACTIVE},     {"math", TK_ACTIVE},
-    {"style", TK_ACTIVE},    {"base", TK_HREF},      {"link", TK_HREF},
-    {"isindex", TK_ACTIVE},  {"xml", TK_ACTIVE},     {"import", TK_ACTIVE},
-    {"bgsound", TK_ACTIVE},  {"layer", TK_ACTIVE},   {"ilayer", TK_ACTIVE},
-    {"portal", TK_ACTIVE},   {"vmlframe", TK_ACTIVE}, {"handler", TK_ACTIVE},
-    {"meta", TK_META},       {"form", TK_FORM},
+    XSS_TAG("script", TK_SCRIPT), XSS_TAG("style", TK_SCRIPT),  XSS_TAG("xml", TK_SCRIPT),
+    XSS_TAG("iframe", TK_LOAD),   XSS_TAG("frame", TK_LOAD),    XSS_TAG("frameset", TK_LOAD),
+    XSS_TAG("object", TK_LOAD),   XSS_TAG("embed", TK_LOAD),    XSS_TAG("applet", TK_LOAD),
+    XSS_TAG("svg", TK_LOAD),      XSS_TAG("math", TK_LOAD),     XSS_TAG("isindex", TK_LOAD),
+    XSS_TAG("bgsound", TK_LOAD),  XSS_TAG("layer", TK_LOAD),    XSS_TAG("ilayer", TK_LOAD),
+    XSS_TAG("portal", TK_LOAD),   XSS_TAG("vmlframe", TK_LOAD), XSS_TAG("handler", TK_LOAD),
+    XSS_TAG("base", TK_HREF),     XSS_TAG("link", TK_HREF),     XSS_TAG("meta", TK_META),
+    XSS_TAG("form", TK_FORM),
+};
+
+/* Byte classes, so the hot loops test one table entry per byte. */
+enum {
+    C_WS = 1,      /* HTML whitespace */
+    C_SLASH = 2,
+    C_GT = 4,
+    C_EQ = 8,
+    C_LT = 16,
+    C_QUOTE = 32,  /* " ' ` */
+    C_PAREN = 64,  /* ( */
+    C_MARK = 128,  /* : & (a URL scheme or a character reference) */
+};
+static const unsigned char xss_cls[256] = {
+    [' '] = C_WS,   ['\t'] = C_WS,  ['\n'] = C_WS,   ['\f'] = C_WS,   ['\r'] = C_WS,
+    ['/'] = C_SLASH, ['>'] = C_GT,  ['='] = C_EQ,    ['<'] = C_LT,    ['"'] = C_QUOTE,
+    ['\''] = C_QUOTE, ['`'] = C_QUOTE, ['('] = C_PAREN, [':'] = C_MARK, ['&'] = C_MARK,
 };
 
 static bool xss_ws(unsigned char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+    return xss_cls[c] & C_WS;
 }
 
 static bool xss_alpha(unsigned char c)
@@ -76,10 +109,11 @@ static unsigned char xss_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* Case-insensitive equality of a span with a lowercase literal. */
-static bool xss_ieq(const unsigned char *p, size_t n, const char *lit)
+/* Case-insensitive equality of a span with a lowercase literal of length
+ * k. Callers use XSS_IEQ so the length is a compile-time constant and the
+ * common case (different length) costs one compare. */
+static bool xss_ieq(const unsigned char *p, size_t n, const char *lit, size_t k)
 {
-    size_t k = strlen(lit);
     if (n != k)
         return false;
     for (size_t i = 0; i < n; i++)
@@ -88,10 +122,9 @@ static bool xss_ieq(const unsigned char *p, size_t n, const char *lit)
     return true;
 }
 
-/* Case-insensitive "span starts with lowercase literal". */
-static bool xss_iprefix(const unsigned char *p, size_t n, const char *lit)
+/* Case-insensitive "span starts with lowercase literal" (XSS_IPREFIX). */
+static bool xss_iprefix(const unsigned char *p, size_t n, const char *lit, size_t k)
 {
-    size_t k = strlen(lit);
     if (n < k)
         return false;
     for (size_t i = 0; i < k; i++)
@@ -99,6 +132,9 @@ static bool xss_iprefix(const unsigned char *p, size_t n, const char *lit)
             return false;
     return true;
 }
+
+#define XSS_IEQ(p, n, lit) xss_ieq((p), (n), "" lit, sizeof(lit) - 1)
+#define XSS_IPREFIX(p, n, lit) xss_iprefix((p), (n), "" lit, sizeof(lit) - 1)
 
 /* Records the verdict. The fingerprint is "<ctx>:<token>", lowercased and
  * cut to fit, so the log shows where the scan started and what it saw. */
@@ -183,8 +219,9 @@ static unsigned xss_value_char(const unsigned char *p, size_t n, size_t *pi)
         {"grave;", '`'},  {"equals;", '='},   {"period;", '.'}, {"nbsp;", 0x80},
     };
     for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++) {
-        if (xss_iprefix(p + j, n - j, named[k].name)) {
-            *pi = j + strlen(named[k].name);
+        size_t k_len = strlen(named[k].name);
+        if (xss_iprefix(p + j, n - j, named[k].name, k_len)) {
+            *pi = j + k_len;
             return named[k].ch;
         }
     }
@@ -244,9 +281,9 @@ static enum xss_url xss_url_class(const unsigned char *p, size_t n, size_t *afte
     if (strcmp(scheme, "data") != 0)
         return URL_SAFE;
 
-    /* data: is harmless for media; anything that a frame, object or
-     * script element would render or run (text/html, SVG, XML, script,
-     * the default text/plain of "data:," in a script src) is not. */
+    /* data: is harmful only with a type a frame, object or embed renders
+     * as a document or runs; "data:," (text/plain) needs a script element,
+     * which is flagged on its own, and "Data: ..." is just prose. */
     char type[32];
     size_t tl = 0;
     while (i < n && tl + 1 < sizeof(type)) {
@@ -258,13 +295,19 @@ static enum xss_url xss_url_class(const unsigned char *p, size_t n, size_t *afte
         type[tl++] = (char)xss_lower((unsigned char)c);
     }
     type[tl] = '\0';
-    if (!strncmp(type, "image/", 6))
-        return strstr(type, "svg") ? URL_DATA : URL_SAFE;
-    if (!strncmp(type, "audio/", 6) || !strncmp(type, "video/", 6) ||
-        !strncmp(type, "font/", 5) || !strcmp(type, "text/plain") ||
-        !strcmp(type, "text/css") || !strcmp(type, "application/octet-stream"))
-        return URL_SAFE;
-    return URL_DATA;
+    static const char *const active[] = {
+        "text/html", "application/xhtml", "image/svg", "text/xml", "application/xml",
+        "text/javascript", "application/javascript", "application/x-javascript",
+        "text/ecmascript", "application/ecmascript", "text/vbscript",
+        "application/x-shockwave-flash", "text/xsl",
+    };
+    for (size_t k = 0; k < sizeof(active) / sizeof(active[0]); k++)
+        if (!strncmp(type, active[k], strlen(active[k])))
+            return URL_DATA;
+    /* No type but markup for content: "data:,<svg onload=...>". */
+    if (tl == 0 && c == ',' && memchr(p + i, '<', n - i))
+        return URL_DATA;
+    return URL_SAFE;
 }
 
 /* Does the rest of a value look like code rather than prose? A handler or a
@@ -311,8 +354,18 @@ static const char *xss_css_danger(const unsigned char *p, size_t n, bool bare)
     char win[32]; /* ring: the last significant characters, win[wl % 32] next */
     size_t wl = 0;
     size_t i = 0;
+    unsigned quote = 0; /* inside a CSS string a comment opener is text */
     while (i < n) {
-        if (p[i] == '/' && i + 1 < n && p[i + 1] == '*') {
+        unsigned char b = p[i];
+        /* Fast path: a character that needs no decoding and is neither a
+         * quote nor the end of a word to look for. */
+        if (b > 0x20 && b != '/' && b != '\\' && b != '&' && b != '"' && b != '\'' &&
+            b != '(' && b != ':') {
+            win[wl++ % sizeof(win)] = (char)xss_lower(b);
+            i++;
+            continue;
+        }
+        if (!quote && b == '/' && i + 1 < n && p[i + 1] == '*') {
             const unsigned char *e = NULL;
             for (size_t j = i + 2; j + 1 < n; j++)
                 if (p[j] == '*' && p[j + 1] == '/') {
@@ -349,7 +402,11 @@ static const char *xss_css_danger(const unsigned char *p, size_t n, bool bare)
                 continue;
             }
         }
-        if (c <= 0x20 || c == '"' || c == '\'')
+        if (c == '"' || c == '\'') {
+            quote = !quote ? c : (quote == c ? 0 : quote);
+            continue;
+        }
+        if (c <= 0x20)
             continue;
         win[wl++ % sizeof(win)] = (char)xss_lower((unsigned char)c);
         if (c == '(' || c == ':') {
@@ -371,30 +428,52 @@ static const char *xss_css_danger(const unsigned char *p, size_t n, bool bare)
 /* An event-handler attribute: "on" plus letters, at least five in all
  * (oncut, onend). Any such name counts, not a list of known events:
  * browsers keep adding them and CRS tests made-up ones. */
-static bool xss_event_name(const unsigned char *p, size_t n)
+static bool xss_event_name(const unsigned char *p, size_t n, bool lax)
 {
     if (n < 5 || xss_lower(p[0]) != 'o' || xss_lower(p[1]) != 'n')
         return false;
-    for (size_t i = 2; i < n; i++)
-        if (!xss_alpha(p[i]))
-            return false;
+    for (size_t i = 2; i < n; i++) {
+        if (xss_alpha(p[i]))
+            continue;
+        /* lax (a real tag): old Gecko ended the name at punctuation, so
+         * "onload!#$%&()=" was onload. Digits, '-' and '_' still make a
+         * custom attribute ("online-status"). */
+        return lax && i >= 5 && p[i] != 0 && strchr("!#$%&()*~+.,:;?@[]^|\\`{}", p[i]) != NULL;
+    }
     return true;
 }
 
+/* One attribute as the tokenizer found it. */
+struct xss_attr {
+    const unsigned char *name, *v;
+    size_t nl, vl;
+    bool has_value;
+    bool open_end; /* the value ran into the end of the input */
+    bool tight;    /* '=' right after the name, no whitespace */
+};
+
 static bool xss_check_attr(struct xss_scan *sc, const struct xss_tag *tag,
-                           const unsigned char *name, size_t nl, bool has_value,
-                           const unsigned char *v, size_t vl, bool open_end)
+                           const struct xss_attr *at)
 {
+    const unsigned char *name = at->name, *v = at->v;
+    size_t nl = at->nl, vl = at->vl;
+    bool has_value = at->has_value, open_end = at->open_end;
+    /* In an assumed tag (breakout) the handler must be written "on...=";
+     * "const onError = (e) =>" is code, not markup. */
+    bool ev = xss_event_name(name, nl, !tag->breakout) && (!tag->breakout || at->tight);
+
     /* base/link with an href, even a truncated one ("<link href /="): the
      * page supplies the rest and the resource is loaded or all relative
      * URLs move. */
-    if (tag->kind == TK_HREF && xss_ieq(name, nl, "href"))
+    if (tag->kind == TK_HREF && XSS_IEQ(name, nl, "href"))
         return xss_hit(sc, "base or link href", name, nl);
     if (!has_value)
         return false;
     /* A handler whose value runs off the end of the input takes the page
-     * that follows as its code ("<x onend=", "\"onzoom="). */
-    if (open_end && (xss_event_name(name, nl) || xss_ieq(name, nl, "formaction")))
+     * that follows as its code ("<x onend=", "\"onzoom="); so does a
+     * loader's source ("<object data ="). */
+    if (open_end && (ev || XSS_IEQ(name, nl, "formaction") || tag->kind == TK_LOAD ||
+                     tag->kind == TK_SCRIPT))
         return xss_hit(sc, "handler attribute left open at end of input", name, nl);
     /* Otherwise an empty value does nothing, whatever the name. */
     size_t t = 0;
@@ -403,26 +482,33 @@ static bool xss_check_attr(struct xss_scan *sc, const struct xss_tag *tag,
     if (t == vl)
         return false;
 
-    if (xss_event_name(name, nl) && xss_codeish(v, vl, false))
+    if (ev && xss_codeish(v, vl, false))
         return xss_hit(sc, "event handler attribute", name, nl);
-    if (xss_ieq(name, nl, "style")) {
+    /* A loading tag with any attribute value: src, data, code, xmlns... */
+    if (tag->kind == TK_LOAD || tag->kind == TK_SCRIPT)
+        return xss_hit(sc, "tag that runs or loads active content", tag->name, tag->nl);
+    if (XSS_IEQ(name, nl, "style")) {
         const char *w = xss_css_danger(v, vl, false);
         if (w)
             return xss_hit(sc, "script in style attribute", (const unsigned char *)w,
                            strlen(w));
     }
-    if (xss_ieq(name, nl, "formaction") || xss_ieq(name, nl, "srcdoc"))
+    /* formaction retargets a form, srcdoc is a whole document, and IE's
+     * implementation= binds an HTC behavior (<import>, <?import>). */
+    if (((XSS_IEQ(name, nl, "formaction") || XSS_IEQ(name, nl, "srcdoc")) &&
+         (!tag->breakout || at->tight)) ||
+        (!tag->breakout && XSS_IEQ(name, nl, "implementation")))
         return xss_hit(sc, "attribute that loads a document", name, nl);
     /* meta can redirect (refresh), set cookies or switch the charset the
      * rest of the page is decoded with (UTF-7 and friends). */
-    if (tag->kind == TK_META && (xss_ieq(name, nl, "http-equiv") || xss_ieq(name, nl, "charset")))
+    if (tag->kind == TK_META && (XSS_IEQ(name, nl, "http-equiv") || XSS_IEQ(name, nl, "charset")))
         return xss_hit(sc, "meta http-equiv or charset", name, nl);
-    if (tag->kind == TK_FORM && xss_ieq(name, nl, "action"))
+    if (tag->kind == TK_FORM && XSS_IEQ(name, nl, "action"))
         return xss_hit(sc, "form action", name, nl);
     /* SVG animation can set an event handler or href by name. */
-    if (xss_ieq(name, nl, "attributename") && vl - t >= 2 &&
-        (xss_iprefix(v + t, vl - t, "on") || xss_iprefix(v + t, vl - t, "href") ||
-         xss_iprefix(v + t, vl - t, "xlink:href")))
+    if (XSS_IEQ(name, nl, "attributename") && vl - t >= 2 &&
+        (XSS_IPREFIX(v + t, vl - t, "on") || XSS_IPREFIX(v + t, vl - t, "href") ||
+         XSS_IPREFIX(v + t, vl - t, "xlink:href")))
         return xss_hit(sc, "svg animation of handler or link", name, nl);
 
     /* Any attribute whose value is a script or document URL: href, src,
@@ -431,7 +517,7 @@ static bool xss_check_attr(struct xss_scan *sc, const struct xss_tag *tag,
     /* Without ':' or a character reference there is no scheme to find. */
     if (!memchr(v, ':', vl) && !memchr(v, '&', vl))
         return false;
-    bool list = xss_ieq(name, nl, "values");
+    bool list = XSS_IEQ(name, nl, "values");
     size_t i = 0;
     while (i < vl) {
         size_t end = vl;
@@ -470,16 +556,46 @@ static bool xss_scan_attrs(struct xss_scan *sc, size_t *pi, const struct xss_tag
         }
         if (xss_opens_tag(sc, i))
             break;
-        /* A name may start with '=' and holds quotes and '<' (parse
-         * errors, but that is what the browser stores). */
-        size_t ns = i++;
-        while (i < n && !xss_ws(s[i]) && s[i] != '/' && s[i] != '>' && s[i] != '=' &&
-               !xss_opens_tag(sc, i))
-            i++;
-        size_t nl = i - ns;
-        while (i < n && xss_ws(s[i]))
-            i++;
-        bool has_value = false, open_end = false;
+        size_t ns, nl;
+        if (tag->breakout && !sc->loose) {
+            /* In an assumed tag only attributes with a value can matter,
+             * and the name of one is the word just before its '='; jump
+             * there instead of tokenizing every word of a long text. */
+            size_t j = i;
+            while (j < n && !(xss_cls[s[j]] & (C_EQ | C_GT)))
+                j++;
+            if (j >= n) {
+                i = n;
+                break;
+            }
+            if (s[j] == '>') {
+                i = j + 1;
+                break;
+            }
+            size_t e = j;
+            while (e > i && xss_ws(s[e - 1]))
+                e--;
+            ns = e;
+            while (ns > i && !(xss_cls[s[ns - 1]] & (C_WS | C_SLASH)))
+                ns--;
+            nl = e - ns;
+            if (nl == 0) { /* "=" opening a name: never a dangerous one */
+                i = j + 1;
+                continue;
+            }
+            i = j;
+        } else {
+            /* A name may start with '=' and holds quotes and '<' (parse
+             * errors, but that is what the browser stores). */
+            ns = i++;
+            unsigned stop = C_WS | C_SLASH | C_GT | C_EQ | (sc->loose ? C_LT : 0);
+            while (i < n && (!(xss_cls[s[i]] & stop) || (s[i] == '<' && !xss_opens_tag(sc, i))))
+                i++;
+            nl = i - ns;
+            while (i < n && xss_ws(s[i]))
+                i++;
+        }
+        bool has_value = false, open_end = false, tight = i == ns + nl;
         size_t vs = i, ve = i;
         if (i < n && s[i] == '=') {
             has_value = true;
@@ -489,6 +605,10 @@ static bool xss_scan_attrs(struct xss_scan *sc, size_t *pi, const struct xss_tag
             unsigned char q = i < n ? s[i] : 0;
             if (q == '"' || q == '\'' || (q == '`' && sc->loose)) {
                 vs = ++i;
+                if (!sc->loose) {
+                    const unsigned char *e = memchr(s + i, q, n - i);
+                    i = e ? (size_t)(e - s) : n;
+                }
                 while (i < n && s[i] != q && !xss_opens_tag(sc, i))
                     i++;
                 ve = i;
@@ -497,7 +617,8 @@ static bool xss_scan_attrs(struct xss_scan *sc, size_t *pi, const struct xss_tag
                     i++;
             } else {
                 vs = i;
-                while (i < n && !xss_ws(s[i]) && s[i] != '>' && !xss_opens_tag(sc, i))
+                unsigned vstop = C_WS | C_GT | (sc->loose ? C_LT : 0);
+                while (i < n && (!(xss_cls[s[i]] & vstop) || (s[i] == '<' && !xss_opens_tag(sc, i))))
                     i++;
                 ve = i;
                 open_end = vs == n;
@@ -505,8 +626,8 @@ static bool xss_scan_attrs(struct xss_scan *sc, size_t *pi, const struct xss_tag
         }
         if (tag->weak && ns > 0 && s[ns - 1] == '/')
             continue;
-        if (xss_check_attr(sc, tag, s + ns, nl, has_value, s + vs, ve - vs,
-                           open_end)) {
+        struct xss_attr at = {s + ns, s + vs, nl, ve - vs, has_value, open_end, tight};
+        if (xss_check_attr(sc, tag, &at)) {
             hit = true;
             break;
         }
@@ -515,28 +636,91 @@ static bool xss_scan_attrs(struct xss_scan *sc, size_t *pi, const struct xss_tag
     return hit;
 }
 
+/* Is the '<' before the tag name at ns glued to an identifier, as in a
+ * generic type "List<Script>"? (The loose pass's "<:" counts as well.) */
+static bool xss_after_ident(const struct xss_scan *sc, size_t ns)
+{
+    size_t lt = ns - 1;
+    if (sc->s[lt] != '<' && lt > 0)
+        lt--; /* "<:name" */
+    if (lt == 0)
+        return false;
+    unsigned char c = sc->s[lt - 1];
+    return xss_alpha(c) || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Where closing tags and CSS syntax last occur, found in one pass the
+ * first time a tag asks, so a thousand "<style>"s still cost one scan. */
+static void xss_tail_facts(struct xss_scan *sc)
+{
+    if (sc->tail_known)
+        return;
+    sc->tail_known = true;
+    for (size_t k = 0; k < sc->n; k++) {
+        unsigned char c = sc->s[k];
+        if (c == '{' || c == '@')
+            sc->css_at = k + 1;
+        if (c != '<' || k + 2 >= sc->n || sc->s[k + 1] != '/')
+            continue;
+        if (XSS_IPREFIX(sc->s + k + 2, sc->n - k - 2, "script"))
+            sc->close_at[0] = k + 1;
+        else if (XSS_IPREFIX(sc->s + k + 2, sc->n - k - 2, "style"))
+            sc->close_at[1] = k + 1;
+    }
+}
+
+/* Does "</name" (script or style) occur after position from? */
+static bool xss_closed_later(struct xss_scan *sc, const struct xss_tag *tag, size_t from)
+{
+    size_t ls = 0;
+    for (size_t k = 0; k < tag->nl; k++)
+        if (tag->name[k] == ':')
+            ls = k + 1;
+    const unsigned char *local = tag->name + ls;
+    size_t ll = tag->nl - ls;
+    int which = XSS_IEQ(local, ll, "script") ? 0 : XSS_IEQ(local, ll, "style") ? 1 : -1;
+    if (which < 0)
+        return false;
+    xss_tail_facts(sc);
+    return sc->close_at[which] > from;
+}
+
 /* A start or end tag whose name begins at *pi (just past "<" or "</"). */
 static bool xss_scan_tag(struct xss_scan *sc, size_t *pi, bool end_tag)
 {
     const unsigned char *s = sc->s;
     size_t n = sc->n, i = *pi, ns = i;
-    struct xss_tag tag = {TK_PLAIN, false, false};
+    struct xss_tag tag = {TK_PLAIN, NULL, 0, false, false};
 
-    while (i < n && !xss_ws(s[i]) && s[i] != '/' && s[i] != '>' && !xss_opens_tag(sc, i))
+    unsigned stop = C_WS | C_SLASH | C_GT | (sc->loose ? C_LT : 0);
+    while (i < n && (!(xss_cls[s[i]] & stop) || (s[i] == '<' && !xss_opens_tag(sc, i))))
         i++;
+    tag.name = s + ns;
+    tag.nl = i - ns;
     if (!end_tag) {
         /* "x:script" is a script element once an xmlns maps x to XHTML. */
         size_t ls = ns;
         for (size_t k = ns; k < i; k++)
             if (s[k] == ':')
                 ls = k + 1;
+        unsigned char first = ls < i ? xss_lower(s[ls]) : 0;
         for (size_t k = 0; k < sizeof(xss_tags) / sizeof(xss_tags[0]); k++) {
-            if (xss_ieq(s + ls, i - ls, xss_tags[k].name)) {
+            if ((unsigned char)xss_tags[k].name[0] == first &&
+                xss_ieq(s + ls, i - ls, xss_tags[k].name, xss_tags[k].len)) {
                 tag.kind = xss_tags[k].kind;
                 break;
             }
         }
-        if (tag.kind == TK_ACTIVE) {
+        /* Script and style run bare, except where a type name stands in
+         * code ("List<Script>"): there they need attributes (checked with
+         * them) or a closing tag later on ("x<script>...</script>"). A
+         * style also needs CSS to run: "--format=<style>" is a placeholder. */
+        bool is_style = tag.kind == TK_SCRIPT && XSS_IEQ(s + ls, i - ls, "style");
+        if (is_style)
+            xss_tail_facts(sc);
+        if (tag.kind == TK_SCRIPT &&
+            (is_style ? xss_closed_later(sc, &tag, i) || sc->css_at > i
+                      : !xss_after_ident(sc, ns) || xss_closed_later(sc, &tag, i))) {
             *pi = i;
             return xss_hit(sc, "tag that runs or loads active content", s + ns, i - ns);
         }
@@ -562,7 +746,7 @@ static bool xss_scan_decl(struct xss_scan *sc, size_t *pi)
     if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') {
         i += 2;
         /* IE conditional comments run their content as markup. */
-        if (xss_iprefix(s + i, n - i, "[if"))
+        if (XSS_IPREFIX(s + i, n - i, "[if"))
             return xss_hit(sc, "conditional comment", s + i, 3);
         /* "<!-->" and "<!--->" close at once; otherwise the comment ends
          * at "-->" or "--!>" (or runs to the end). */
@@ -591,12 +775,22 @@ static bool xss_scan_decl(struct xss_scan *sc, size_t *pi)
     }
     /* Entity declarations redefine text (XML parsers act on them); a
      * doctype with an internal subset is how they get in. */
-    if (xss_iprefix(s + i, n - i, "entity"))
+    if (XSS_IPREFIX(s + i, n - i, "entity"))
         return xss_hit(sc, "entity declaration", s + i, 6);
-    if (xss_iprefix(s + i, n - i, "doctype")) {
+    if (XSS_IPREFIX(s + i, n - i, "doctype")) {
+        /* "<!DOCTYPE x [" or "... SYSTEM "u" [": the '[' follows a name or
+         * a quoted id, not "(" as in a regex that mentions doctypes. */
         size_t e = xss_skip_to_gt(sc, i);
-        if (memchr(s + i, '[', e - i))
-            return xss_hit(sc, "doctype with internal subset", s + i, 7);
+        const unsigned char *b = memchr(s + i, '[', e - i);
+        if (b) {
+            size_t k = (size_t)(b - s);
+            while (k > i && xss_ws(s[k - 1]))
+                k--;
+            unsigned char pc = s[k - 1];
+            if (xss_alpha(pc) || (pc >= '0' && pc <= '9') || pc == '"' || pc == '\'' ||
+                pc == '_' || pc == '-' || pc == '.' || pc == ':')
+                return xss_hit(sc, "doctype with internal subset", s + i, 7);
+        }
         *pi = e;
         return false;
     }
@@ -636,8 +830,8 @@ static bool xss_scan_data(struct xss_scan *sc, size_t i)
                 return true;
         } else if (c == '?') {
             /* Processing instructions that old IE and XML parsers act on. */
-            if (xss_iprefix(s + i + 1, n - i - 1, "import") ||
-                xss_iprefix(s + i + 1, n - i - 1, "xml-stylesheet"))
+            if (XSS_IPREFIX(s + i + 1, n - i - 1, "import") ||
+                XSS_IPREFIX(s + i + 1, n - i - 1, "xml-stylesheet"))
                 return xss_hit(sc, "processing instruction", s + i, 7 < n - i ? 7 : n - i);
             i = xss_skip_to_gt(sc, i);
         }
@@ -663,12 +857,12 @@ static bool xss_scan_breakout(struct xss_scan *sc, unsigned char quote, bool in_
         i = (size_t)(q - s) + 1;
     } else {
         i = 0;
-        while (i < n && !xss_ws(s[i]) && s[i] != '>')
+        while (i < n && !(xss_cls[s[i]] & (C_WS | C_GT)))
             i++;
     }
     if (i >= n)
         return false;
-    struct xss_tag tag = {TK_PLAIN, true, quote == 0};
+    struct xss_tag tag = {TK_PLAIN, NULL, 0, true, quote == 0};
     if (xss_scan_attrs(sc, &i, &tag))
         return true;
     return xss_scan_data(sc, i);
@@ -677,7 +871,7 @@ static bool xss_scan_breakout(struct xss_scan *sc, unsigned char quote, bool in_
 bool detect_xss(const char *str, size_t n, struct detect_result *res)
 {
     const unsigned char *s = (const unsigned char *)str;
-    struct xss_scan sc = {s, n, false, 'd', res};
+    struct xss_scan sc = {s, n, false, 'd', res, false, {0, 0}, 0};
 
     if (res) {
         res->reason = NULL;
@@ -688,33 +882,27 @@ bool detect_xss(const char *str, size_t n, struct detect_result *res)
 
     /* Every verdict needs a tag ('<'), an attribute value ('='), a URL
      * scheme (':', possibly spelled "&colon;"). Most values have none. */
-    bool lt = false, dq = false, sq = false, bq = false, other = false, paren = false;
-    for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '<': lt = true; break;
-        case '"': dq = true; break;
-        case '\'': sq = true; break;
-        case '`': bq = true; break;
-        case '(': paren = true; break;
-        case '=': case ':': case '&': other = true; break;
-        default: break;
-        }
-    }
-    if (!lt && !other)
+    unsigned cls = 0;
+    for (size_t i = 0; i < n; i++)
+        cls |= xss_cls[s[i]];
+    if (!(cls & (C_LT | C_EQ | C_MARK)))
         return false;
 
     /* A bare value that is itself a script URL, for href="HERE". Prose
      * mentioning JavaScript needs something code-like after the colon. */
-    size_t after = 0;
-    bool obf = false;
-    enum xss_url u = xss_url_class(s, n, &after, &obf);
-    if ((u == URL_SCRIPT && (obf || xss_codeish(s + after, n - after, true))) || u == URL_DATA) {
-        sc.ctx = 'u';
-        return xss_hit(&sc, u == URL_SCRIPT ? "script URL" : "data URL with active content",
-                       s, after);
+    if (cls & C_MARK) {
+        size_t after = 0;
+        bool obf = false;
+        enum xss_url u = xss_url_class(s, n, &after, &obf);
+        if ((u == URL_SCRIPT && (obf || xss_codeish(s + after, n - after, true))) ||
+            u == URL_DATA) {
+            sc.ctx = 'u';
+            return xss_hit(&sc, u == URL_SCRIPT ? "script URL" : "data URL with active content",
+                           s, after);
+        }
     }
 
-    if (lt) {
+    if (cls & C_LT) {
         sc.ctx = 'd';
         if (xss_scan_data(&sc, 0))
             return true;
@@ -724,23 +912,29 @@ bool detect_xss(const char *str, size_t n, struct detect_result *res)
             return true;
         sc.loose = false;
     }
-    sc.ctx = 'a';
-    if (xss_scan_breakout(&sc, 0, true))
-        return true;
-    sc.ctx = 'v';
-    if (xss_scan_breakout(&sc, 0, false))
-        return true;
-    sc.ctx = 'q';
-    if (dq && xss_scan_breakout(&sc, '"', false))
-        return true;
-    sc.ctx = 's';
-    if (sq && xss_scan_breakout(&sc, '\'', false))
-        return true;
-    sc.ctx = 'b';
-    if (bq && xss_scan_breakout(&sc, '`', false))
-        return true;
-    /* A value that lands inside style="HERE"; every bare word has a '('. */
-    if (paren) {
+    /* Breakouts need an attribute value ('='), or markup after the tag
+     * they close ('<'). */
+    if (cls & (C_EQ | C_LT)) {
+        sc.ctx = 'a';
+        if (xss_scan_breakout(&sc, 0, true))
+            return true;
+        sc.ctx = 'v';
+        if (xss_scan_breakout(&sc, 0, false))
+            return true;
+        if (cls & C_QUOTE) {
+            static const char quotes[] = {'"', '\'', '`'};
+            static const char ctxs[] = {'q', 's', 'b'};
+            for (size_t k = 0; k < sizeof(quotes); k++) {
+                if (!memchr(s, quotes[k], n))
+                    continue;
+                sc.ctx = ctxs[k];
+                if (xss_scan_breakout(&sc, (unsigned char)quotes[k], false))
+                    return true;
+            }
+        }
+    }
+    /* A value that lands inside style="HERE"; every bare word has '(' and ':'. */
+    if ((cls & C_PAREN) && (cls & C_MARK)) {
         const char *w = xss_css_danger(s, n, true);
         if (w) {
             sc.ctx = 'c';

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <yajl_tree.h>
+#include <yajl/yajl_tree.h>
 #include <zstd.h>
 
 #include "../t.h"
@@ -1084,15 +1084,16 @@ TEST(http_bench_get_600)
         const int iters = 200000;
         struct timespec a, b;
         size_t sink = 0;
-        clock_gettime(CLOCK_MONOTONIC, &a);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
         for (int i = 0; i < iters; i++) {
             http_parse_request_head(bench_get, n, m ? HTTP_LENIENT : HTTP_STRICT, NULL, h, MAXH, &r, &e);
             sink += r.nheaders;
         }
-        clock_gettime(CLOCK_MONOTONIC, &b);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
         double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / iters;
         CHECK_INT(sink, (size_t)iters * 12);
-        printf("http bench: %zu-byte GET, 12 headers, %s: %.0f ns per parse (%.2f GB/s)\n", n,
+        /* thread CPU time: other jobs on a shared box do not count */
+        printf("http bench: %zu-byte GET, 12 headers, %s: %.0f CPU ns per parse (%.2f GB/s)\n", n,
                m ? "lenient" : "strict", ns, (double)n / ns);
     }
 }
