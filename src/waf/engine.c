@@ -55,59 +55,55 @@ struct xcache {
 };
 static __thread struct xcache *tls_xc;
 
-static uint32_t chain_hash(const uint8_t *x, size_t n)
+static struct xcache_ent *xc_slot(const struct waf_tx *tx, const char *in, size_t inlen,
+                                  uint32_t ch)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= x[i];
-        h *= 16777619u;
-    }
-    return h;
+    if (!tls_xc || !tx->xc_epoch)
+        return NULL;
+    uintptr_t pv = (uintptr_t)in;
+    uint32_t slot = (uint32_t)((pv >> 4) ^ (pv >> 17) ^ ch ^ inlen) & (XCACHE_SLOTS - 1);
+    return &tls_xc->e[slot];
 }
 
+/* Applies a chain, caching the result of every prefix: CRS chains share
+ * prefixes (t:utf8toUnicode,t:urlDecodeUni is the start of many), so each
+ * (value, prefix) is computed once per transaction. */
 static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const char *in,
                        size_t inlen, const char **out, size_t *outlen)
 {
-    if (nx == 0) {
-        *out = in;
-        *outlen = inlen;
-        return 0;
-    }
-    uint32_t ch = chain_hash(x, nx);
-    struct xcache_ent *e = NULL;
-    if (tls_xc && tx->xc_epoch) {
-        uintptr_t pv = (uintptr_t)in;
-        uint32_t slot = (uint32_t)((pv >> 4) ^ (pv >> 17) ^ ch ^ inlen) & (XCACHE_SLOTS - 1);
-        e = &tls_xc->e[slot];
-        if (e->epoch == tx->xc_epoch && e->in == in && e->inlen == inlen &&
-            e->chain_hash == ch && e->nx == nx && memcmp(e->x, x, nx) == 0) {
-            *out = e->out;
-            *outlen = e->outlen;
-            return 0;
-        }
-    }
     const char *cur = in;
     size_t curlen = inlen;
+    uint32_t h = 2166136261u;
     for (size_t i = 0; i < nx; i++) {
+        h ^= x[i];
+        h *= 16777619u;
+        size_t plen = i + 1;
+        struct xcache_ent *e = plen <= sizeof e->x ? xc_slot(tx, in, inlen, h) : NULL;
+        if (e && e->epoch == tx->xc_epoch && e->in == in && e->inlen == inlen &&
+            e->chain_hash == h && e->nx == plen && memcmp(e->x, x, plen) == 0) {
+            cur = e->out;
+            curlen = e->outlen;
+            continue;
+        }
         const char *o;
         size_t ol;
         if (xform_apply(x[i], &tx->p->xenv, tx->a, cur, curlen, &o, &ol) < 0)
             return -1;
         cur = o;
         curlen = ol;
+        if (e && inlen <= UINT32_MAX && curlen <= UINT32_MAX) {
+            e->epoch = tx->xc_epoch;
+            e->in = in;
+            e->inlen = (uint32_t)inlen;
+            e->chain_hash = h;
+            e->nx = (uint8_t)plen;
+            memcpy(e->x, x, plen);
+            e->out = cur;
+            e->outlen = (uint32_t)curlen;
+        }
     }
     *out = cur;
     *outlen = curlen;
-    if (e && nx <= sizeof e->x && inlen <= UINT32_MAX && curlen <= UINT32_MAX) {
-        e->epoch = tx->xc_epoch;
-        e->in = in;
-        e->inlen = (uint32_t)inlen;
-        e->chain_hash = ch;
-        e->nx = (uint8_t)nx;
-        memcpy(e->x, x, nx);
-        e->out = cur;
-        e->outlen = (uint32_t)curlen;
-    }
     return 0;
 }
 

@@ -14,6 +14,7 @@
  *   v  inside an unquoted attribute value (value=HERE)
  *   q s b  inside a "-, '- or `-quoted value: the attack closes the quote
  *   c  inside a style attribute (style="HERE")
+ *   e  markup in another charset: UTF-7, 7-bit US-ASCII
  *
  * Each pass is one forward walk with a few locals; checks run over spans of
  * the input that do not overlap within a pass and read bounded prefixes, so
@@ -87,11 +88,13 @@ enum {
     C_QUOTE = 32,  /* " ' ` */
     C_PAREN = 64,  /* ( */
     C_MARK = 128,  /* : & (a URL scheme or a character reference) */
+    C_HIGH = 256,  /* + 0xBC: a '<' in UTF-7 or US-ASCII */
 };
-static const unsigned char xss_cls[256] = {
+static const unsigned short xss_cls[256] = {
     [' '] = C_WS,   ['\t'] = C_WS,  ['\n'] = C_WS,   ['\f'] = C_WS,   ['\r'] = C_WS,
     ['/'] = C_SLASH, ['>'] = C_GT,  ['='] = C_EQ,    ['<'] = C_LT,    ['"'] = C_QUOTE,
     ['\''] = C_QUOTE, ['`'] = C_QUOTE, ['('] = C_PAREN, [':'] = C_MARK, ['&'] = C_MARK,
+    ['+'] = C_HIGH, [0xbc] = C_HIGH,
 };
 
 static bool xss_ws(unsigned char c)
@@ -499,6 +502,10 @@ static bool xss_check_attr(struct xss_scan *sc, const struct xss_tag *tag,
          (!tag->breakout || at->tight)) ||
         (!tag->breakout && XSS_IEQ(name, nl, "implementation")))
         return xss_hit(sc, "attribute that loads a document", name, nl);
+    /* A namespace declaration turns "x:script" into script and pulls in
+     * XInclude or XSLT; an HTML page has no use for one in user input. */
+    if (!tag->breakout && (XSS_IEQ(name, nl, "xmlns") || XSS_IPREFIX(name, nl, "xmlns:")))
+        return xss_hit(sc, "xml namespace declaration", name, nl);
     /* meta can redirect (refresh), set cookies or switch the charset the
      * rest of the page is decoded with (UTF-7 and friends). */
     if (tag->kind == TK_META && (XSS_IEQ(name, nl, "http-equiv") || XSS_IEQ(name, nl, "charset")))
@@ -798,6 +805,58 @@ static bool xss_scan_decl(struct xss_scan *sc, size_t *pi)
     return false;
 }
 
+/* Is p[0..n) a script-running or loading tag name followed by a non-letter
+ * (or the end)? Used where the '<' itself is disguised. */
+static bool xss_dangerous_name_at(const unsigned char *p, size_t n)
+{
+    size_t k = 0;
+    while (k < n && k < 16 && xss_alpha(p[k]))
+        k++;
+    if (k == n ? false : xss_alpha(p[k]))
+        return false;
+    for (size_t t = 0; t < sizeof(xss_tags) / sizeof(xss_tags[0]); t++)
+        if ((xss_tags[t].kind == TK_SCRIPT || xss_tags[t].kind == TK_LOAD) &&
+            xss_ieq(p, k, xss_tags[t].name, xss_tags[t].len))
+            return true;
+    return false;
+}
+
+/* Markup in a charset the page might be read in: UTF-7 ("+ADw-script+AD4-",
+ * old IE sniffing) and 7-bit US-ASCII, where the high bit is dropped and
+ * 0xBC/0xBE are '<'/'>' ("\xbcscript\xbe"). A disguised '<' before a
+ * dangerous tag name and a disguised '>' after it are required. */
+static bool xss_scan_charsets(struct xss_scan *sc)
+{
+    const unsigned char *s = sc->s, *p;
+    size_t n = sc->n;
+    size_t last_gt = 0; /* 1 + index of the last 0xBE; 0: none */
+    const unsigned char *g = s + n;
+    while (g > s)
+        if (*--g == 0xbe) {
+            last_gt = (size_t)(g - s) + 1;
+            break;
+        }
+    for (p = memchr(s, 0xbc, n); p && last_gt; p = memchr(p + 1, 0xbc, n - (size_t)(p + 1 - s))) {
+        size_t i = (size_t)(p - s) + 1;
+        if (i < last_gt && xss_dangerous_name_at(s + i, n - i))
+            return xss_hit(sc, "tag in US-ASCII (high bit set)", p, 8 < n - i + 1 ? 8 : n - i + 1);
+    }
+    bool gt7 = false;
+    for (size_t i = n; i >= 4; i--)
+        if (s[i - 4] == '+' && s[i - 3] == 'A' && s[i - 2] == 'D' && s[i - 1] == '4') {
+            gt7 = true;
+            last_gt = i - 4;
+            break;
+        }
+    for (p = memchr(s, '+', n); p && gt7; p = memchr(p + 1, '+', n - (size_t)(p + 1 - s))) {
+        size_t i = (size_t)(p - s);
+        if (n - i >= 5 && !memcmp(p, "+ADw-", 5) && i + 5 < last_gt &&
+            xss_dangerous_name_at(s + i + 5, n - i - 5))
+            return xss_hit(sc, "tag in UTF-7", p, 5);
+    }
+    return false;
+}
+
 /* Scans from i in the data (text) state to the end of the input. */
 static bool xss_scan_data(struct xss_scan *sc, size_t i)
 {
@@ -885,7 +944,7 @@ bool detect_xss(const char *str, size_t n, struct detect_result *res)
     unsigned cls = 0;
     for (size_t i = 0; i < n; i++)
         cls |= xss_cls[s[i]];
-    if (!(cls & (C_LT | C_EQ | C_MARK)))
+    if (!(cls & (C_LT | C_EQ | C_MARK | C_HIGH)))
         return false;
 
     /* A bare value that is itself a script URL, for href="HERE". Prose
@@ -933,6 +992,10 @@ bool detect_xss(const char *str, size_t n, struct detect_result *res)
             }
         }
     }
+    /* Only values with a '+' (UTF-7) or a high byte (US-ASCII) qualify. */
+    sc.ctx = 'e';
+    if ((cls & C_HIGH) && xss_scan_charsets(&sc))
+        return true;
     /* A value that lands inside style="HERE"; every bare word has '(' and ':'. */
     if ((cls & C_PAREN) && (cls & C_MARK)) {
         const char *w = xss_css_danger(s, n, true);

@@ -29,7 +29,7 @@
 
 /* Detection floors just under the measured rates (see docs/internals/xss.md):
  * a change that loses payloads fails here. */
-#define XSS_CRS_941_FLOOR_PCT 47
+#define XSS_CRS_941_FLOOR_PCT 53
 #define XSS_CORPUS_FLOOR_PCT 99
 
 static bool xss(const char *s)
@@ -161,10 +161,10 @@ static const struct xss_case attack_cases[] = {
     {"\\\";alert('XSS');//", true, true},
     /* Known misses: not HTML to a modern browser, but some XSS cheat-sheet
      * entries rely on them. Kept visible so a fix shows up as progress. */
-    {"\xbcscript\xbe" "alert(\xa2XSS\xa2)\xbc/script\xbe", true, true},
+    {"\xbcscript\xbe" "alert(\xa2XSS\xa2)\xbc/script\xbe", true, false},
     {"alert(document.cookie)", true, true},
     {"<img src=x:alert(alt) onerror=eval(src)>", true, false},
-    {"+ADw-script+AD4-alert(1)+ADw-/script+AD4-", true, true},
+    {"+ADw-script+AD4-alert(1)+ADw-/script+AD4-", true, false},
 };
 
 /* Text people really type into forms, search boxes, headers and APIs. */
@@ -172,6 +172,8 @@ static const char *const benign_cases[] = {
     "a<b and c>d", "x < 3", "x<3", "if (a < b && c > d) return;", "1 <= 2 >= 0",
     "I <3 you", "<3", "<john@example.com>", "John Doe <john.doe@example.com>",
     "<https://example.com/path?q=1>", "onion rings", "one=two", "online", "one two three",
+    "a+b=c", "C++ and C#", "1+ADw-2", "+ADw-b+AD4-bold+ADw-/b+AD4-",
+    "\xd0\xbc\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0", "\xbc\xbc", "\xbe\xbe", "<html xmlns>",
     "onsale", "only one", "ontology of things", "Hello, world!", "O'Reilly",
     "Shaquille O'Neal", "it's \"quoted\"", "5' 11\" tall", "He said \"hi\" and left",
     "the \"online\" store", "rock 'n' roll", "don't", "a=b&c=d", "key=value",
@@ -284,6 +286,8 @@ TEST(xss_reason_and_fingerprint)
         {"<x onend=", "handler attribute left open at end of input", "d:onend"},
         {"a:b;-moz-binding:url(x)", "script in CSS", "c:-moz-binding:"},
         {"<meta http-equiv=refresh content=0;url=//x>", "meta http-equiv or charset", "d:http-equiv"},
+        {"+ADw-script+AD4-", "tag in UTF-7", "e:+adw-"},
+        {"<x:y xmlns:x=\"http://www.w3.org/1999/xhtml\">", "xml namespace declaration", "d:xmlns:x"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct detect_result r;
@@ -379,7 +383,8 @@ TEST(xss_linear_time)
 {
     static const char *const units[] = {"<a ", "<!--", "<a b=\"", "\"", "<a style=\"/*",
                                         "&#", "<<<", "<a a=a ", "' x", "<a href=&#0",
-                                        "<style>", "x<script>", "<a style=", "x onclick="};
+                                        "<style>", "x<script>", "<a style=", "x onclick=",
+                                        "+ADw-", "\xbc", "\xbcscript"};
     size_t n = 1 << 20;
     char *buf = malloc(n);
     CHECK(buf != NULL);
@@ -1021,7 +1026,7 @@ TEST(xss_crs_regression_941100)
 /* ---- benchmark corpus --------------------------------------------------- */
 
 struct corpus_stats {
-    int benign, benign_fp, xss, xss_hit, xss_hit_any, lines;
+    int benign, benign_fp, benign_fp_any, xss, xss_hit, xss_hit_any, lines;
     char fps[6][240];
     int nfps;
     char misses[6][240];
@@ -1068,6 +1073,7 @@ static void corpus_line(struct corpus_stats *st, char *line)
         acc_body(&a, ctype, body, strlen(body));
     if (benign) {
         st->benign++;
+        st->benign_fp_any += a.hit_any;
         if (a.hit_941100) {
             st->benign_fp++;
             if (st->nfps < 6)
@@ -1146,9 +1152,9 @@ TEST(xss_bench_corpus)
         printf("  corpus FP: %s\n", st.fps[i]);
     for (int i = 0; i < st.nmisses; i++)
         printf("  corpus miss: %s\n", st.misses[i]);
-    printf("  corpus: %d lines; benign %d, flagged %d; xss attacks %d, detected %d (%.1f%%) on "
-           "941100 targets, %d (%.1f%%) on any header/path/arg\n",
-           st.lines, st.benign, st.benign_fp, st.xss, st.xss_hit,
+    printf("  corpus: %d lines; benign %d, flagged %d (%d counting every header and the path); "
+           "xss attacks %d, detected %d (%.1f%%) on 941100 targets, %d (%.1f%%) on any header/path/arg\n",
+           st.lines, st.benign, st.benign_fp, st.benign_fp_any, st.xss, st.xss_hit,
            st.xss ? 100.0 * st.xss_hit / st.xss : 0.0, st.xss_hit_any,
            st.xss ? 100.0 * st.xss_hit_any / st.xss : 0.0);
     CHECK(st.lines == 10000);
