@@ -16,6 +16,7 @@
 
 #include "waf/compile.h"
 #include "waf/macro.h"
+#include "waf/rx_prefilter.h"
 #include "waf/seclang.h"
 #include "waf/vars_table.h"
 #include "waf/waf.h"
@@ -293,6 +294,7 @@ static int parse_operator(struct waf_builder *b, const char *s, const char *file
             snprintf(msg, msglen, "bad regex: %s", e);
             return -1;
         }
+        r->rx_pre = rx_prefilter_build(r->param, r->param_len);
         break;
     case OP_PM:
         r->pm = pm_build_from_words(r->param, r->param_len);
@@ -1458,6 +1460,7 @@ static void rule_free(struct rule *r)
     free(r->param);
     macro_free(r->param_macro);
     rx_free(r->rx);
+    pm_free(r->rx_pre);
     pm_free(r->pm);
     ipset_free(r->ipset);
     for (size_t i = 0; i < r->ntargets; i++)

@@ -65,15 +65,110 @@ static struct xcache_ent *xc_slot(const struct waf_tx *tx, const char *in, size_
     return &tls_xc->e[slot];
 }
 
-/* Applies a chain, caching the result of every prefix: CRS chains share
- * prefixes (t:utf8toUnicode,t:urlDecodeUni is the start of many), so each
- * (value, prefix) is computed once per transaction. */
-static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const char *in,
-                       size_t inlen, const char **out, size_t *outlen)
+/* Per-value cache: every (chain prefix -> result) computed for one value in
+ * this transaction, in the arena next to the value. It never thrashes,
+ * whatever the number of values (a 64 KB JSON body has hundreds). The
+ * input pointer and length are kept so a slot whose value was replaced
+ * (TX variables) starts afresh. */
+struct vce {
+    uint32_t h;
+    uint32_t nx;
+    const uint8_t *x; /* the chain (program memory) */
+    const char *out;
+    size_t outlen;
+};
+struct vcache {
+    const char *in;
+    size_t inlen;
+    uint32_t n, cap;
+    struct vce e[];
+};
+
+static const struct vce *vc_find(const struct vcache *vc, uint32_t h, const uint8_t *x, size_t nx)
 {
+    for (uint32_t i = 0; vc && i < vc->n; i++) {
+        const struct vce *e = &vc->e[i];
+        if (e->h == h && e->nx == nx && (e->x == x || memcmp(e->x, x, nx) == 0))
+            return e;
+    }
+    return NULL;
+}
+
+static void vc_add(struct waf_tx *tx, struct vcache **slot, const char *in, size_t inlen,
+                   uint32_t h, const uint8_t *x, size_t nx, const char *out, size_t outlen)
+{
+    struct vcache *vc = *slot;
+    if (vc && (vc->in != in || vc->inlen != inlen))
+        vc = NULL;
+    if (!vc || vc->n == vc->cap) {
+        uint32_t cap = vc ? vc->cap * 2 : 8;
+        if (cap > 4096)
+            return; /* bounded: past it, recompute */
+        struct vcache *nv = arena_alloc(tx->a, sizeof(*nv) + cap * sizeof(struct vce));
+        if (!nv)
+            return;
+        nv->in = in;
+        nv->inlen = inlen;
+        nv->n = vc ? vc->n : 0;
+        nv->cap = cap;
+        if (vc)
+            memcpy(nv->e, vc->e, vc->n * sizeof(struct vce));
+        vc = nv;
+        *slot = vc;
+    }
+    vc->e[vc->n++] = (struct vce){h, (uint32_t)nx, x, out, outlen};
+}
+
+/* Applies a chain. With a per-value cache slot, looks up the whole chain
+ * first, then the longest cached prefix, and records every step computed:
+ * CRS chains share prefixes (t:utf8toUnicode,t:urlDecodeUni starts many),
+ * so each (value, prefix) is computed once per transaction. Without a slot
+ * (XML nodes, RULE), the thread-local table below serves instead. */
+static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const char *in,
+                       size_t inlen, struct vcache **slot, const char **out, size_t *outlen)
+{
+    if (nx == 0) {
+        *out = in;
+        *outlen = inlen;
+        return 0;
+    }
+    uint32_t hs[48];
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < nx && i < 48; i++) {
+        h ^= x[i];
+        h *= 16777619u;
+        hs[i] = h;
+    }
+    size_t start = 0;
     const char *cur = in;
     size_t curlen = inlen;
-    uint32_t h = 2166136261u;
+    if (slot && nx <= 48) {
+        const struct vcache *vc = *slot;
+        if (vc && (vc->in != in || vc->inlen != inlen))
+            vc = NULL;
+        for (size_t k = nx; k > 0 && vc; k--) {
+            const struct vce *e = vc_find(vc, hs[k - 1], x, k);
+            if (e) {
+                cur = e->out;
+                curlen = e->outlen;
+                start = k;
+                break;
+            }
+        }
+        for (size_t i = start; i < nx; i++) {
+            const char *o;
+            size_t ol;
+            if (xform_apply(x[i], &tx->p->xenv, tx->a, cur, curlen, &o, &ol) < 0)
+                return -1;
+            cur = o;
+            curlen = ol;
+            vc_add(tx, slot, in, inlen, hs[i], x, i + 1, cur, curlen);
+        }
+        *out = cur;
+        *outlen = curlen;
+        return 0;
+    }
+    h = 2166136261u;
     for (size_t i = 0; i < nx; i++) {
         h ^= x[i];
         h *= 16777619u;
@@ -215,7 +310,11 @@ static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t
                 break; /* an expanded pattern that does not compile matches nothing */
             re = dyn;
         }
-        int rc = rx_match(re, v, n, capture ? caps : NULL, capture ? 10 : 0, &nc);
+        size_t po, pl;
+        /* the prefilter proves most values cannot match: no PCRE call */
+        int rc = (!dyn && r->rx_pre && !pm_match(r->rx_pre, v, n, &po, &pl))
+                     ? 0
+                     : rx_match(re, v, n, capture ? caps : NULL, capture ? 10 : 0, &nc);
         rx_free(dyn);
         if (rc < 0) {
             tx_set_scalar_c(tx, V_MSC_PCRE_LIMITS_EXCEEDED, "1");
@@ -650,7 +749,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             if (!nv)
                 continue;
             struct item ci = {t->var, t->sel ? t->sel : "", t->sel ? (uint32_t)strlen(t->sel) : 0,
-                              nv, (uint32_t)nl};
+                              nv, (uint32_t)nl, NULL};
             if (run_op(tx, r, nv, (size_t)nl, r->a.capture)) {
                 any = true;
                 const char *label = var_label(tx, &ci);
@@ -695,7 +794,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                     }
                 }
             } else {
-                if (xform_chain(tx, r->eff_xforms, r->eff_nxforms, it.val, it.vlen, &tv, &tvl) < 0)
+                if (xform_chain(tx, r->eff_xforms, r->eff_nxforms, it.val, it.vlen, it.vc, &tv, &tvl) < 0)
                     continue;
                 matched = run_op(tx, r, tv, tvl, r->a.capture);
             }

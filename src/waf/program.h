@@ -137,6 +137,7 @@ struct rule {
     size_t param_len;
     struct macro *param_macro; /* non-NULL when the argument has %{...} */
     struct rx *rx;
+    struct pm *rx_pre; /* required-literal prefilter of rx, or NULL */
     struct pm *pm;
     struct ipset *ipset;
     struct byterange br;

@@ -11,11 +11,15 @@
 #include "waf/program.h"
 #include "waf/waf.h"
 
+struct vcache; /* per-value transformation cache, engine.c */
+
 struct kv {
     const char *name;
     uint32_t nlen;
     const char *val;
     uint32_t vlen;
+    struct vcache *vc_val;  /* transformations of val */
+    struct vcache *vc_name; /* transformations of name (for *_NAMES) */
 };
 
 struct coll {
@@ -47,6 +51,7 @@ struct item {
     uint32_t nlen;
     const char *val;
     uint32_t vlen;
+    struct vcache **vc; /* where this value's transformation cache lives, or NULL */
 };
 
 struct id_range {
@@ -68,6 +73,7 @@ struct waf_tx {
     /* scalar variables; set[] says which exist */
     struct str sv[V__COUNT];
     bool sset[V__COUNT];
+    struct vcache *svc[V__COUNT]; /* transformation caches of the scalars */
     struct coll c[V__COUNT];
     struct map maps[V__COUNT]; /* only TX, IP, SESSION, GLOBAL, USER, RESOURCE, ENV used */
     struct body_xml *xml;

@@ -32,7 +32,7 @@ int tx_coll_add(struct waf_tx *tx, int var, const char *name, size_t nlen, const
     char *vl = arena_memdup(tx->a, val, vlen);
     if (!nm || !vl)
         return -1;
-    c->v[c->n++] = (struct kv){nm, (uint32_t)nlen, vl, (uint32_t)vlen};
+    c->v[c->n++] = (struct kv){nm, (uint32_t)nlen, vl, (uint32_t)vlen, NULL, NULL};
     return 0;
 }
 
@@ -158,8 +158,17 @@ void map_del(struct map *m, const char *name, size_t nlen)
         m->e[k].name = NULL; /* tombstone: the index still points here, lookups skip it */
 }
 
+static int push_item_vc(struct waf_tx *tx, int var, const char *name, size_t nlen,
+                        const char *val, size_t vlen, struct vcache **vc);
+
 static int push_item(struct waf_tx *tx, int var, const char *name, size_t nlen, const char *val,
                      size_t vlen)
+{
+    return push_item_vc(tx, var, name, nlen, val, vlen, NULL);
+}
+
+static int push_item_vc(struct waf_tx *tx, int var, const char *name, size_t nlen,
+                        const char *val, size_t vlen, struct vcache **vc)
 {
     if (tx->nitems == tx->capitems) {
         size_t nc = tx->capitems ? tx->capitems * 2 : 64;
@@ -170,7 +179,7 @@ static int push_item(struct waf_tx *tx, int var, const char *name, size_t nlen, 
         tx->items = ni;
         tx->capitems = nc;
     }
-    tx->items[tx->nitems++] = (struct item){var, name, (uint32_t)nlen, val, (uint32_t)vlen};
+    tx->items[tx->nitems++] = (struct item){var, name, (uint32_t)nlen, val, (uint32_t)vlen, vc};
     return 0;
 }
 
@@ -216,8 +225,9 @@ static int resolve_coll(struct waf_tx *tx, const struct target *t, int src, int 
         const struct kv *kv = &c->v[i];
         if (!sel_match(tx, t, kv->name, kv->nlen))
             continue;
-        if (push_item(tx, as_var, kv->name, kv->nlen, names ? kv->name : kv->val,
-                      names ? kv->nlen : kv->vlen) < 0)
+        struct kv *mkv = (struct kv *)kv; /* the cache slot is the only mutable part */
+        if (push_item_vc(tx, as_var, kv->name, kv->nlen, names ? kv->name : kv->val,
+                         names ? kv->nlen : kv->vlen, names ? &mkv->vc_name : &mkv->vc_val) < 0)
             return -1;
     }
     return 0;
@@ -297,7 +307,8 @@ int tx_resolve(struct waf_tx *tx, const struct target *t)
         if (vars_info(t->var)->kind == VT_COLLECTION) {
             rc = resolve_coll(tx, t, t->var, t->var, false);
         } else if (tx->sset[t->var]) {
-            rc = push_item(tx, t->var, "", 0, tx->sv[t->var].p, tx->sv[t->var].n);
+            rc = push_item_vc(tx, t->var, "", 0, tx->sv[t->var].p, tx->sv[t->var].n,
+                              &tx->svc[t->var]);
         }
         break;
     }

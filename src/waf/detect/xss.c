@@ -653,7 +653,16 @@ static bool xss_after_ident(const struct xss_scan *sc, size_t ns)
     if (lt == 0)
         return false;
     unsigned char c = sc->s[lt - 1];
-    return xss_alpha(c) || (c >= '0' && c <= '9') || c == '_';
+    if (!(xss_alpha(c) || (c >= '0' && c <= '9') || c == '_'))
+        return false;
+    /* Only a type-like identifier makes a generic: "List<Script>" has both
+     * names capitalised; "example.com<script>" is a tag glued to text. */
+    size_t st = lt - 1;
+    while (st > 0 && (xss_alpha(sc->s[st - 1]) || (sc->s[st - 1] >= '0' && sc->s[st - 1] <= '9') ||
+                      sc->s[st - 1] == '_'))
+        st--;
+    unsigned char first = sc->s[st], tag0 = ns < sc->n ? sc->s[ns] : 0;
+    return first >= 'A' && first <= 'Z' && tag0 >= 'A' && tag0 <= 'Z';
 }
 
 /* Where closing tags and CSS syntax last occur, found in one pass the

@@ -1211,3 +1211,14 @@ TEST(xss_speed)
            mbs);
     CHECK(per < 20000);
 }
+
+/* Regression: a tag glued to a host name was taken for a generic type
+ * ("com<script>" like "List<Script>") and missed (CRS 941101-1, Referer). */
+TEST(xss_tag_glued_to_host_text)
+{
+    struct detect_result r;
+    CHECK(detect_xss("www.github.com<script><img><iframe>", 35, &r));
+    CHECK(detect_xss("x.example<svg onload=alert(1)>", 30, &r));
+    CHECK(!detect_xss("List<Script> items", 18, &r));
+    CHECK(!detect_xss("Map<String, Object> m", 21, &r));
+}

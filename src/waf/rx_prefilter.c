@@ -1,0 +1,686 @@
+/* Required-literal prefilter for @rx.
+ *
+ * For a PCRE pattern, computes a set of literals such that every string the
+ * pattern can match contains at least one of them (compared without case).
+ * When a value contains none, the regex cannot match and PCRE need not run.
+ * This is a static analysis of the pattern text: anything it does not
+ * understand makes the node "unknown", which only weakens the set; when the
+ * root is unknown there is no prefilter. It never adds a requirement the
+ * regex does not have, which is what makes skipping PCRE safe
+ * (tests/unit/waf/rx_prefilter_test.c checks it differentially on the CRS
+ * patterns and payloads).
+ *
+ * Each node yields:
+ *   exact: the finite set of strings the node matches (when small), or none;
+ *   req:   a set of literals one of which every match contains, or none.
+ * Concatenation multiplies exact sets while they stay small and keeps the
+ * best requirement of its parts; alternation unions them; optional or
+ * repeated-from-zero parts lose their requirement. */
+#include "waf/rx_prefilter.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIT_MAX_LEN 64   /* longer exact strings are cut to their prefix */
+#define SET_MAX 128      /* more strings than this: give up on that set */
+#define DEPTH_MAX 200
+
+struct lit {
+    unsigned char s[LIT_MAX_LEN];
+    unsigned char n;
+};
+
+struct lset {
+    bool valid; /* false: unknown / no requirement */
+    size_t n;
+    struct lit v[SET_MAX];
+};
+
+struct node {
+    struct lset exact;
+    struct lset req;
+};
+
+struct parser {
+    const unsigned char *p;
+    size_t n, i;
+    int depth;
+    bool fail; /* syntax we do not model at all: give up on the pattern */
+    bool extended; /* (?x): whitespace and # comments are not literals */
+};
+
+static void set_none(struct lset *s)
+{
+    s->valid = false;
+    s->n = 0;
+}
+
+static void set_one(struct lset *s, const unsigned char *b, size_t n)
+{
+    s->valid = true;
+    s->n = 1;
+    if (n > LIT_MAX_LEN)
+        n = LIT_MAX_LEN;
+    memcpy(s->v[0].s, b, n);
+    s->v[0].n = (unsigned char)n;
+}
+
+static bool set_add(struct lset *s, const struct lit *l)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].n == l->n && memcmp(s->v[i].s, l->s, l->n) == 0)
+            return true;
+    if (s->n >= SET_MAX)
+        return false;
+    s->v[s->n++] = *l;
+    return true;
+}
+
+/* Score of a requirement: its shortest literal decides how often it passes
+ * by chance; fewer literals are cheaper. Empty literal = no requirement. */
+static int req_score(const struct lset *s)
+{
+    if (!s->valid || s->n == 0)
+        return -1;
+    int min = LIT_MAX_LEN + 1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].n < min)
+            min = s->v[i].n;
+    if (min == 0)
+        return -1;
+    return min * 1000 - (int)s->n;
+}
+
+static void pick_best(struct lset *dst, const struct lset *cand)
+{
+    if (req_score(cand) > req_score(dst))
+        *dst = *cand;
+}
+
+/* a.exact x b.exact, NULL-safe; false when it grows past SET_MAX */
+static bool cross(struct lset *out, const struct lset *a, const struct lset *b)
+{
+    struct lset *r = malloc(sizeof *r);
+    if (!r)
+        return false;
+    r->valid = true;
+    r->n = 0;
+    bool ok = true;
+    for (size_t i = 0; i < a->n && ok; i++) {
+        for (size_t j = 0; j < b->n && ok; j++) {
+            struct lit l;
+            size_t n1 = a->v[i].n, n2 = b->v[j].n;
+            if (n1 + n2 > LIT_MAX_LEN) {
+                ok = false;
+                break;
+            }
+            memcpy(l.s, a->v[i].s, n1);
+            memcpy(l.s + n1, b->v[j].s, n2);
+            l.n = (unsigned char)(n1 + n2);
+            ok = set_add(r, &l);
+        }
+    }
+    if (ok)
+        *out = *r;
+    free(r);
+    return ok;
+}
+
+static int peek(struct parser *ps) { return ps->i < ps->n ? ps->p[ps->i] : -1; }
+
+static void parse_alt(struct parser *ps, struct node *out);
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Escape after '\\': a literal byte (>= 0), zero-width (-2) or a class (-1). */
+static int parse_escape(struct parser *ps)
+{
+    int c = peek(ps);
+    if (c < 0) {
+        ps->fail = true;
+        return -1;
+    }
+    ps->i++;
+    switch (c) {
+    case 'x': {
+        if (peek(ps) == '{') {
+            size_t j = ps->i + 1;
+            int v = 0, digits = 0;
+            while (j < ps->n && hexv(ps->p[j]) >= 0 && digits < 8) {
+                v = v * 16 + hexv(ps->p[j]);
+                j++;
+                digits++;
+            }
+            if (j >= ps->n || ps->p[j] != '}' || digits == 0) {
+                ps->fail = true;
+                return -1;
+            }
+            ps->i = j + 1;
+            return v <= 0xff ? v : -1;
+        }
+        int v = 0, digits = 0;
+        while (digits < 2 && hexv(peek(ps)) >= 0) {
+            v = v * 16 + hexv(peek(ps));
+            ps->i++;
+            digits++;
+        }
+        return v;
+    }
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'f': return '\f';
+    case 'v': return 0x0b;
+    case 'a': return 0x07;
+    case 'e': return 0x1b;
+    case '0': {
+        int v = 0, digits = 0;
+        while (digits < 2 && peek(ps) >= '0' && peek(ps) <= '7') {
+            v = v * 8 + (peek(ps) - '0');
+            ps->i++;
+            digits++;
+        }
+        return v;
+    }
+    case 'b': case 'B': case 'A': case 'Z': case 'z': case 'G': case 'K':
+        return -2;
+    case 'd': case 'D': case 'w': case 'W': case 's': case 'S': case 'h': case 'H':
+    case 'V': case 'N': case 'R': case 'X': case 'C':
+        return -1;
+    case 'p': case 'P':
+        if (peek(ps) == '{') {
+            while (ps->i < ps->n && ps->p[ps->i] != '}')
+                ps->i++;
+            if (ps->i < ps->n)
+                ps->i++;
+        } else if (ps->i < ps->n) {
+            ps->i++;
+        }
+        return -1;
+    case 'Q': {
+        /* \Q...\E is literal: handled by the caller as a sequence; here,
+         * unsupported (rare in rules) */
+        ps->fail = true;
+        return -1;
+    }
+    case 'c':
+        if (ps->i < ps->n)
+            ps->i++;
+        return -1;
+    default:
+        if (c >= '1' && c <= '9') {
+            ps->fail = true; /* back-reference: do not model */
+            return -1;
+        }
+        if (c == 'g' || c == 'k') {
+            ps->fail = true;
+            return -1;
+        }
+        if (isalnum(c)) {
+            ps->fail = true; /* an escape we do not know */
+            return -1;
+        }
+        return c; /* escaped punctuation is itself */
+    }
+}
+
+/* [...]: the set of bytes when it is small and not negated. */
+static void parse_class(struct parser *ps, struct node *out)
+{
+    bool neg = false;
+    bool set[256] = {false};
+    bool open = false; /* contains a class escape or a wide range */
+    if (peek(ps) == '^') {
+        neg = true;
+        ps->i++;
+    }
+    bool first = true;
+    for (;;) {
+        int c = peek(ps);
+        if (c < 0) {
+            ps->fail = true;
+            return;
+        }
+        if (c == ']' && !first) {
+            ps->i++;
+            break;
+        }
+        first = false;
+        int lo;
+        if (c == '[' && ps->i + 1 < ps->n && ps->p[ps->i + 1] == ':') {
+            /* POSIX class [:alpha:] */
+            const unsigned char *e = memchr(ps->p + ps->i + 2, ']', ps->n - ps->i - 2);
+            if (!e) {
+                ps->fail = true;
+                return;
+            }
+            ps->i = (size_t)(e - ps->p) + 1;
+            open = true;
+            continue;
+        }
+        ps->i++;
+        if (c == '\\') {
+            lo = parse_escape(ps);
+            if (lo < 0) {
+                if (lo == -2) /* \b inside a class is backspace */
+                    lo = 0x08;
+                else {
+                    open = true;
+                    continue;
+                }
+            }
+        } else {
+            lo = c;
+        }
+        int hi = lo;
+        if (peek(ps) == '-' && ps->i + 1 < ps->n && ps->p[ps->i + 1] != ']') {
+            ps->i++;
+            int d = peek(ps);
+            ps->i++;
+            if (d == '\\') {
+                hi = parse_escape(ps);
+                if (hi < 0) {
+                    open = true;
+                    continue;
+                }
+            } else {
+                hi = d;
+            }
+            if (hi < lo) {
+                ps->fail = true;
+                return;
+            }
+        }
+        if (hi - lo > 8)
+            open = true;
+        else
+            for (int k = lo; k <= hi; k++)
+                set[k] = true;
+    }
+    set_none(&out->exact);
+    set_none(&out->req);
+    if (neg || open)
+        return;
+    /* case folds together: count distinct lower-case bytes */
+    struct lset s;
+    s.valid = true;
+    s.n = 0;
+    for (int k = 0; k < 256; k++) {
+        if (!set[k])
+            continue;
+        unsigned char b = (unsigned char)tolower(k);
+        struct lit l = {.n = 1};
+        l.s[0] = b;
+        if (!set_add(&s, &l))
+            return;
+    }
+    if (s.n == 0 || s.n > 6)
+        return;
+    out->exact = s;
+    out->req = s;
+}
+
+static void atom_literal(struct node *out, unsigned char c)
+{
+    unsigned char b = (unsigned char)tolower(c);
+    set_one(&out->exact, &b, 1);
+    set_one(&out->req, &b, 1);
+}
+
+static void atom_empty(struct node *out)
+{
+    out->exact.valid = true;
+    out->exact.n = 1;
+    out->exact.v[0].n = 0;
+    set_none(&out->req);
+}
+
+static void atom_unknown(struct node *out)
+{
+    set_none(&out->exact);
+    set_none(&out->req);
+}
+
+/* An atom: literal, escape, class, group, dot, anchor. */
+static bool parse_atom(struct parser *ps, struct node *out)
+{
+    int c = peek(ps);
+    if (c < 0 || c == '|' || c == ')')
+        return false;
+    ps->i++;
+    switch (c) {
+    case '\\': {
+        int v = parse_escape(ps);
+        if (v >= 0)
+            atom_literal(out, (unsigned char)v);
+        else if (v == -2)
+            atom_empty(out);
+        else
+            atom_unknown(out);
+        return true;
+    }
+    case '[':
+        parse_class(ps, out);
+        return true;
+    case '.':
+        atom_unknown(out);
+        return true;
+    case '^': case '$':
+        atom_empty(out);
+        return true;
+    case '(': {
+        if (++ps->depth > DEPTH_MAX) {
+            ps->fail = true;
+            return false;
+        }
+        bool lookaround = false, flags_only = false;
+        if (peek(ps) == '?') {
+            ps->i++;
+            int d = peek(ps);
+            if (d == ':' || d == '>' || d == '|') {
+                ps->i++;
+            } else if (d == '=' || d == '!') {
+                ps->i++;
+                lookaround = true;
+            } else if (d == '<' && ps->i + 1 < ps->n &&
+                       (ps->p[ps->i + 1] == '=' || ps->p[ps->i + 1] == '!')) {
+                ps->i += 2;
+                lookaround = true;
+            } else if (d == 'P' || d == '<' || d == '\'') {
+                /* named group (?P<n>...), (?<n>...), (?'n'...) */
+                int close = d == '\'' ? '\'' : '>';
+                if (d == 'P')
+                    ps->i++;
+                if (peek(ps) == '=' || peek(ps) == '>') {
+                    ps->fail = true; /* (?P=name) back-reference, (?P>name) call */
+                    return false;
+                }
+                while (ps->i < ps->n && ps->p[ps->i] != close)
+                    ps->i++;
+                if (ps->i >= ps->n) {
+                    ps->fail = true;
+                    return false;
+                }
+                ps->i++;
+            } else if (d == '#') {
+                while (ps->i < ps->n && ps->p[ps->i] != ')')
+                    ps->i++;
+                if (ps->i < ps->n)
+                    ps->i++;
+                ps->depth--;
+                atom_empty(out);
+                return true;
+            } else {
+                /* inline flags (?i) (?x) (?i:...) (?-i) */
+                bool neg = false;
+                while (ps->i < ps->n && ps->p[ps->i] != ')' && ps->p[ps->i] != ':') {
+                    int f = ps->p[ps->i];
+                    if (f == '-')
+                        neg = true;
+                    else if (f == 'x')
+                        ps->extended = !neg;
+                    else if (!strchr("imsnUJ^", f)) {
+                        ps->fail = true;
+                        return false;
+                    }
+                    ps->i++;
+                }
+                if (ps->i >= ps->n) {
+                    ps->fail = true;
+                    return false;
+                }
+                if (ps->p[ps->i] == ')') {
+                    ps->i++;
+                    flags_only = true;
+                } else {
+                    ps->i++;
+                }
+            }
+        }
+        if (flags_only) {
+            ps->depth--;
+            atom_empty(out);
+            return true;
+        }
+        struct node *inner = malloc(sizeof *inner);
+        if (!inner) {
+            ps->fail = true;
+            return false;
+        }
+        parse_alt(ps, inner);
+        if (peek(ps) != ')') {
+            free(inner);
+            ps->fail = true;
+            return false;
+        }
+        ps->i++;
+        ps->depth--;
+        if (lookaround)
+            atom_empty(out); /* zero-width: requires nothing we can use */
+        else
+            *out = *inner;
+        free(inner);
+        return true;
+    }
+    case '*': case '+': case '?': case '{':
+        if (c == '{') {
+            atom_literal(out, '{'); /* a brace that is not a quantifier */
+            return true;
+        }
+        ps->fail = true; /* quantifier with nothing before it */
+        return false;
+    default:
+        if (ps->extended && (isspace(c) || c == '#')) {
+            if (c == '#')
+                while (ps->i < ps->n && ps->p[ps->i] != '\n')
+                    ps->i++;
+            atom_empty(out);
+            return true;
+        }
+        atom_literal(out, (unsigned char)c);
+        return true;
+    }
+}
+
+/* Parses "{m}", "{m,}", "{m,n}" at the current position; false if it is not
+ * a quantifier (then the brace is a literal). */
+static bool parse_braces(struct parser *ps, long *min, long *max)
+{
+    size_t j = ps->i + 1;
+    long a = 0, b = -1;
+    bool digits = false;
+    while (j < ps->n && isdigit(ps->p[j]) && a < 100000) {
+        a = a * 10 + (ps->p[j] - '0');
+        j++;
+        digits = true;
+    }
+    if (!digits)
+        return false;
+    if (j < ps->n && ps->p[j] == '}') {
+        b = a;
+    } else if (j < ps->n && ps->p[j] == ',') {
+        j++;
+        if (j < ps->n && isdigit(ps->p[j])) {
+            b = 0;
+            while (j < ps->n && isdigit(ps->p[j]) && b < 100000) {
+                b = b * 10 + (ps->p[j] - '0');
+                j++;
+            }
+        }
+        if (j >= ps->n || ps->p[j] != '}')
+            return false;
+    } else {
+        return false;
+    }
+    ps->i = j + 1;
+    *min = a;
+    *max = b;
+    return true;
+}
+
+static void apply_quant(struct parser *ps, struct node *a)
+{
+    int c = peek(ps);
+    long min, max;
+    if (c == '*') {
+        ps->i++;
+        min = 0;
+        max = -1;
+    } else if (c == '+') {
+        ps->i++;
+        min = 1;
+        max = -1;
+    } else if (c == '?') {
+        ps->i++;
+        min = 0;
+        max = 1;
+    } else if (c == '{') {
+        if (!parse_braces(ps, &min, &max))
+            return;
+    } else {
+        return;
+    }
+    /* lazy or possessive suffix */
+    if (peek(ps) == '?' || peek(ps) == '+')
+        ps->i++;
+    if (min == 0) {
+        if (max == 1 && a->exact.valid) {
+            struct lit e = {.n = 0};
+            if (!set_add(&a->exact, &e))
+                set_none(&a->exact);
+        } else {
+            set_none(&a->exact);
+        }
+        set_none(&a->req);
+        return;
+    }
+    /* min >= 1: the requirement stays; exactness only for {1} */
+    if (!(min == 1 && max == 1))
+        set_none(&a->exact);
+}
+
+/* A sequence of quantified atoms. Runs of exact atoms are multiplied out
+ * ("s" "e" "l" -> "sel"); the best requirement of any atom or run is the
+ * sequence's requirement; the sequence is exact only if every atom was. */
+static void parse_seq(struct parser *ps, struct node *out)
+{
+    struct node *a = malloc(sizeof *a);
+    struct lset *best = malloc(sizeof *best), *run = malloc(sizeof *run);
+    if (!a || !best || !run) {
+        free(a);
+        free(best);
+        free(run);
+        ps->fail = true;
+        return;
+    }
+    set_none(best);
+    run->valid = true;
+    run->n = 1;
+    run->v[0].n = 0;
+    bool all_exact = true;
+    while (!ps->fail && parse_atom(ps, a)) {
+        apply_quant(ps, a);
+        pick_best(best, &a->req);
+        if (a->exact.valid) {
+            if (run->valid) {
+                if (!cross(run, run, &a->exact)) {
+                    pick_best(best, run);
+                    *run = a->exact;
+                    all_exact = false;
+                }
+            } else {
+                *run = a->exact;
+            }
+        } else {
+            all_exact = false;
+            if (run->valid)
+                pick_best(best, run);
+            set_none(run);
+        }
+        if (run->valid)
+            pick_best(best, run);
+    }
+    out->req = *best;
+    if (all_exact && run->valid)
+        out->exact = *run;
+    else
+        set_none(&out->exact);
+    free(a);
+    free(best);
+    free(run);
+}
+
+static void parse_alt(struct parser *ps, struct node *out)
+{
+    struct node *branch = malloc(sizeof *branch);
+    if (!branch) {
+        ps->fail = true;
+        return;
+    }
+    parse_seq(ps, out);
+    while (!ps->fail && peek(ps) == '|') {
+        ps->i++;
+        parse_seq(ps, branch);
+        /* requirement of an alternation: the union, if every branch has one */
+        if (out->req.valid && branch->req.valid && req_score(&branch->req) > 0 &&
+            req_score(&out->req) > 0) {
+            bool ok = true;
+            for (size_t k = 0; k < branch->req.n && ok; k++)
+                ok = set_add(&out->req, &branch->req.v[k]);
+            if (!ok)
+                set_none(&out->req);
+        } else {
+            set_none(&out->req);
+        }
+        if (out->exact.valid && branch->exact.valid) {
+            bool ok = true;
+            for (size_t k = 0; k < branch->exact.n && ok; k++)
+                ok = set_add(&out->exact, &branch->exact.v[k]);
+            if (!ok)
+                set_none(&out->exact);
+        } else {
+            set_none(&out->exact);
+        }
+    }
+    free(branch);
+}
+
+/* Bytes that make a one-byte requirement worth checking: rare in ordinary
+ * text, common in attacks. */
+static bool rare_byte(unsigned char c)
+{
+    return c != 0 && strchr("<>'\"`;(){}[]$|&\\%#!^~*@=", c) != NULL;
+}
+
+struct pm *rx_prefilter_build(const char *pattern, size_t len)
+{
+    struct parser ps = {.p = (const unsigned char *)pattern, .n = len};
+    struct node *root = malloc(sizeof *root);
+    if (!root)
+        return NULL;
+    parse_alt(&ps, root);
+    struct pm *pm = NULL;
+    if (ps.fail || ps.i != ps.n || req_score(&root->req) <= 0)
+        goto out;
+    for (size_t i = 0; i < root->req.n; i++)
+        if (root->req.v[i].n == 1 && !rare_byte(root->req.v[i].s[0]))
+            goto out; /* a common single byte would pass almost every value */
+    const char *pats[SET_MAX];
+    size_t lens[SET_MAX];
+    for (size_t i = 0; i < root->req.n; i++) {
+        pats[i] = (const char *)root->req.v[i].s;
+        lens[i] = root->req.v[i].n;
+    }
+    pm = pm_build(pats, lens, root->req.n);
+out:
+    free(root);
+    return pm;
+}
