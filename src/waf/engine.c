@@ -881,7 +881,8 @@ static enum flow run_rule(struct waf_tx *tx, const struct rule *r, int *skip_to,
 
 static void run_phase(struct waf_tx *tx, int phase)
 {
-    if (tx->engine == ENGINE_OFF || tx->disrupted || tx->allow_all)
+    /* 'allow' skips every later phase but logging */
+    if (tx->engine == ENGINE_OFF || tx->disrupted || (tx->allow_all && phase != 5))
         return;
     if (tx->allow_request && phase <= 2)
         return;

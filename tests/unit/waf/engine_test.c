@@ -275,3 +275,22 @@ TEST(engine_ip_and_pm_operators)
             GETQ("q=xxbarxx"), NULL, &r);
     CHECK_STR(r.ids, " 90 91 92");
 }
+
+TEST(engine_allow_skips_to_logging)
+{
+    struct run r;
+    run_req("SecRuleEngine On\n"
+            "SecRule REQUEST_HEADERS:User-Agent \"@streq UA\" \"id:100,phase:1,allow,nolog\"\n"
+            "SecRule ARGS \"@rx evil\" \"id:101,phase:2,deny,log\"\n"
+            "SecAction \"id:102,phase:5,pass,log\"\n",
+            GETQ("q=evil"), NULL, &r);
+    CHECK(!r.blocked);
+    CHECK_STR(r.ids, " 102");
+    run_req("SecRuleEngine On\n"
+            "SecRule ARGS \"@rx ok\" \"id:103,phase:1,allow:phase,nolog\"\n"
+            "SecRule ARGS \"@rx .\" \"id:104,phase:1,pass,log\"\n"
+            "SecRule ARGS \"@rx evil\" \"id:105,phase:2,deny,log\"\n",
+            GETQ("q=ok-evil"), NULL, &r);
+    CHECK(r.blocked);
+    CHECK_STR(r.ids, " 105");
+}
