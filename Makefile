@@ -2,7 +2,7 @@
 # suite (unit, CRS regression, fuzz smoke) under ASan+UBSan; `make run` runs
 # mamori's main job with safe defaults.
 CC      ?= cc
-PKGS    := libpcre2-8 yaml-0.1 libxml-2.0 libzstd yajl libssl libcrypto
+PKGS    := libpcre2-8 yaml-0.1 libxml-2.0 libzstd yajl libssl libcrypto sqlite3 libcurl libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
