@@ -28,6 +28,9 @@
 #define LOG_VALUE_MAX 100
 #define LOG_PARAM_MAX 200
 #define LOG_DATA_MAX 512
+
+
+
 #define MATCHES_MAX 4096
 
 /* ---- transformation cache -------------------------------------------------

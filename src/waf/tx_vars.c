@@ -236,6 +236,11 @@ static int resolve_coll(struct waf_tx *tx, const struct target *t, int src, int 
 static int resolve_map(struct waf_tx *tx, const struct target *t, int var)
 {
     const struct map *m = &tx->maps[var];
+    if (t->sel_kind == SEL_NAME) {
+        /* TX:name is a hash lookup, not a scan of every variable */
+        const struct map_ent *e = map_get(m, t->sel, t->sel_len);
+        return e ? push_item(tx, var, e->name, e->nlen, e->val, e->vlen) : 0;
+    }
     for (uint32_t k = 0; k < m->n; k++) {
         const struct map_ent *e = &m->e[k];
         if (!e->name || !sel_match(tx, t, e->name, e->nlen))
