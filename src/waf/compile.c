@@ -1533,6 +1533,44 @@ static void resolve_effective(struct waf_builder *b, struct rule *r, int phase)
         r->eff_xforms[r->eff_nxforms++] = r->a.xforms[i];
 }
 
+/* Distinct transformation-chain prefixes of the program (a few dozen for
+ * CRS), found at load time so the engine can cache by small integer. */
+struct pfx {
+    uint8_t n;
+    uint8_t x[40];
+};
+struct pfx_table {
+    struct pfx *v;
+    size_t n, cap;
+};
+
+static int pfx_intern(struct pfx_table *t, struct rule *r)
+{
+    for (size_t i = 0; i < r->eff_nxforms; i++) {
+        size_t len = i + 1, k;
+        for (k = 0; k < t->n; k++)
+            if (t->v[k].n == len && memcmp(t->v[k].x, r->eff_xforms, len) == 0)
+                break;
+        if (k == t->n) {
+            if (t->n >= UINT16_MAX)
+                return -1;
+            if (t->n == t->cap) {
+                size_t nc = t->cap ? t->cap * 2 : 64;
+                struct pfx *nv = realloc(t->v, nc * sizeof(*nv));
+                if (!nv)
+                    return -1;
+                t->v = nv;
+                t->cap = nc;
+            }
+            t->v[k].n = (uint8_t)len;
+            memcpy(t->v[k].x, r->eff_xforms, len);
+            t->n++;
+        }
+        r->eff_pfx[i] = (uint16_t)k;
+    }
+    return 0;
+}
+
 struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t errlen)
 {
     struct waf_program *p = b->p;
@@ -1563,13 +1601,20 @@ struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t 
         }
         p->nphase[ph] = cnt;
     }
+    struct pfx_table pt = {0};
     for (size_t i = 0; i < b->nlist; i++) {
         struct rule *r = b->list[i];
         if (r->removed || r->marker)
             continue;
         p->nrules++;
-        for (struct rule *c = r; c; c = c->chain_next)
+        for (struct rule *c = r; c; c = c->chain_next) {
             resolve_effective(b, c, r->a.phase);
+            if (pfx_intern(&pt, c) < 0) {
+                free(pt.v);
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+        }
         if (r->a.skip_after) {
             int ph = r->a.phase;
             int self = -1;
@@ -1589,6 +1634,8 @@ struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t 
                 r->skip_to = (int)p->nphase[ph];
         }
     }
+    p->nprefix = pt.n;
+    free(pt.v);
     /* the program owns the interned file names */
     p->files = b->lex.files;
     p->nfiles = b->lex.nfiles;

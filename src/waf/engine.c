@@ -68,92 +68,63 @@ static struct xcache_ent *xc_slot(const struct waf_tx *tx, const char *in, size_
     return &tls_xc->e[slot];
 }
 
-/* Per-value cache: every (chain prefix -> result) computed for one value in
- * this transaction, in the arena next to the value. It never thrashes,
- * whatever the number of values (a 64 KB JSON body has hundreds). The
- * input pointer and length are kept so a slot whose value was replaced
- * (TX variables) starts afresh. */
-struct vce {
-    uint32_t h;
-    uint32_t nx;
-    const uint8_t *x; /* the chain (program memory) */
-    const char *out;
-    size_t outlen;
+/* Per-value cache: the result of every chain prefix computed for one value
+ * in this transaction, an array indexed by the program's prefix ids, in the
+ * arena next to the value. It never thrashes whatever the number of values
+ * (a 64 KB JSON body has hundreds). The input pointer and length are kept
+ * so a slot whose value was replaced (TX variables) starts afresh. */
+struct vslot {
+    const char *out; /* NULL: not computed yet */
+    size_t len;
 };
 struct vcache {
     const char *in;
     size_t inlen;
-    uint32_t n, cap;
-    struct vce e[];
+    struct vslot s[];
 };
 
-static const struct vce *vc_find(const struct vcache *vc, uint32_t h, const uint8_t *x, size_t nx)
-{
-    for (uint32_t i = 0; vc && i < vc->n; i++) {
-        const struct vce *e = &vc->e[i];
-        if (e->h == h && e->nx == nx && (e->x == x || memcmp(e->x, x, nx) == 0))
-            return e;
-    }
-    return NULL;
-}
-
-static void vc_add(struct waf_tx *tx, struct vcache **slot, const char *in, size_t inlen,
-                   uint32_t h, const uint8_t *x, size_t nx, const char *out, size_t outlen)
+static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char *in,
+                             size_t inlen)
 {
     struct vcache *vc = *slot;
-    if (vc && (vc->in != in || vc->inlen != inlen))
-        vc = NULL;
-    if (!vc || vc->n == vc->cap) {
-        uint32_t cap = vc ? vc->cap * 2 : 8;
-        if (cap > 4096)
-            return; /* bounded: past it, recompute */
-        struct vcache *nv = arena_alloc(tx->a, sizeof(*nv) + cap * sizeof(struct vce));
-        if (!nv)
-            return;
-        nv->in = in;
-        nv->inlen = inlen;
-        nv->n = vc ? vc->n : 0;
-        nv->cap = cap;
-        if (vc)
-            memcpy(nv->e, vc->e, vc->n * sizeof(struct vce));
-        vc = nv;
-        *slot = vc;
-    }
-    vc->e[vc->n++] = (struct vce){h, (uint32_t)nx, x, out, outlen};
+    if (vc && vc->in == in && vc->inlen == inlen)
+        return vc;
+    size_t np = tx->p->nprefix;
+    vc = arena_alloc(tx->a, sizeof(*vc) + np * sizeof(struct vslot));
+    if (!vc)
+        return NULL;
+    vc->in = in;
+    vc->inlen = inlen;
+    memset(vc->s, 0, np * sizeof(struct vslot));
+    *slot = vc;
+    return vc;
 }
 
-/* Applies a chain. With a per-value cache slot, looks up the whole chain
- * first, then the longest cached prefix, and records every step computed:
- * CRS chains share prefixes (t:utf8toUnicode,t:urlDecodeUni starts many),
- * so each (value, prefix) is computed once per transaction. Without a slot
+/* Applies a chain. With a per-value cache slot, starts from the longest
+ * prefix already computed for this value and records every step: CRS
+ * chains share prefixes (t:utf8toUnicode,t:urlDecodeUni starts many), so
+ * each (value, prefix) is computed once per transaction. Without a slot
  * (XML nodes, RULE), the thread-local table below serves instead. */
-static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const char *in,
-                       size_t inlen, struct vcache **slot, const char **out, size_t *outlen)
+static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, size_t inlen,
+                       struct vcache **slot, const char **out, size_t *outlen)
 {
+    const uint8_t *x = r->eff_xforms;
+    size_t nx = r->eff_nxforms;
     if (nx == 0) {
         *out = in;
         *outlen = inlen;
         return 0;
     }
-    uint32_t hs[48];
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < nx && i < 48; i++) {
-        h ^= x[i];
-        h *= 16777619u;
-        hs[i] = h;
-    }
-    size_t start = 0;
     const char *cur = in;
     size_t curlen = inlen;
-    if (slot && nx <= 48) {
-        const struct vcache *vc = *slot;
-        if (vc && (vc->in != in || vc->inlen != inlen))
-            vc = NULL;
-        for (size_t k = nx; k > 0 && vc; k--) {
-            const struct vce *e = vc_find(vc, hs[k - 1], x, k);
-            if (e) {
-                cur = e->out;
-                curlen = e->outlen;
+    struct vcache *vc = slot ? vc_get(tx, slot, in, inlen) : NULL;
+    if (vc) {
+        size_t start = 0;
+        for (size_t k = nx; k > 0; k--) {
+            const struct vslot *v = &vc->s[r->eff_pfx[k - 1]];
+            if (v->out) {
+                cur = v->out;
+                curlen = v->len;
                 start = k;
                 break;
             }
@@ -165,12 +136,13 @@ static int xform_chain(struct waf_tx *tx, const uint8_t *x, size_t nx, const cha
                 return -1;
             cur = o;
             curlen = ol;
-            vc_add(tx, slot, in, inlen, hs[i], x, i + 1, cur, curlen);
+            vc->s[r->eff_pfx[i]] = (struct vslot){cur, curlen};
         }
         *out = cur;
         *outlen = curlen;
         return 0;
     }
+    uint32_t h;
     h = 2166136261u;
     for (size_t i = 0; i < nx; i++) {
         h ^= x[i];
@@ -797,7 +769,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                     }
                 }
             } else {
-                if (xform_chain(tx, r->eff_xforms, r->eff_nxforms, it.val, it.vlen, it.vc, &tv, &tvl) < 0)
+                if (xform_chain(tx, r, it.val, it.vlen, it.vc, &tv, &tvl) < 0)
                     continue;
                 matched = run_op(tx, r, tv, tvl, r->a.capture);
             }

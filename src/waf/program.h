@@ -160,6 +160,9 @@ struct rule {
     int eff_status;
     uint8_t eff_xforms[40];
     size_t eff_nxforms;
+    /* eff_pfx[i]: program-wide id of the chain prefix eff_xforms[0..i], so
+     * a value's transformation cache is an array indexed by prefix id */
+    uint16_t eff_pfx[40];
 };
 
 struct waf_program {
@@ -181,6 +184,7 @@ struct waf_program {
     struct xform_env xenv;
     char *component_sig;
     size_t nrules;
+    size_t nprefix; /* distinct transformation-chain prefixes */
     char **files; /* interned rule-file names */
     size_t nfiles;
 };
