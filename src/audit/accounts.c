@@ -2,18 +2,20 @@
  * passwords from a short list of the most common ones, tested against the
  * shadow file, FTP password files and every .htpasswd the web check found.
  *
- * crypt(3) comes from the auditing host's libcrypt: linked directly when
- * built with -DMAMORI_HAVE_LIBCRYPT (-lcrypt), otherwise loaded with
- * dlopen("libcrypt.so.1") at run time. MD5-crypt ($1$, Apache $apr1$) and
+ * crypt(3) comes from the auditing host's libcrypt (linked, -lcrypt);
+ * builds without it define MAMORI_AUDIT_DLOPEN_CRYPT and load
+ * libcrypt.so.1 at run time instead. MD5-crypt ($1$, Apache $apr1$) and
  * {SHA} are computed here with OpenSSL, so htpasswd files work either way. */
 #include "audit/audit.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef MAMORI_HAVE_LIBCRYPT
+#include <unistd.h>
+#ifndef MAMORI_AUDIT_DLOPEN_CRYPT
 #include <crypt.h>
 #endif
 
@@ -32,7 +34,7 @@ typedef char *(*crypt_rn_fn)(const char *, const char *, void *, int);
 
 static crypt_rn_fn get_crypt(void)
 {
-#ifdef MAMORI_HAVE_LIBCRYPT
+#ifndef MAMORI_AUDIT_DLOPEN_CRYPT
     return crypt_rn;
 #else
     static int tried;
@@ -128,6 +130,14 @@ out:
     return ret;
 }
 
+static _Thread_local char *pw_data; /* crypt_rn's work area */
+
+static void pw_data_free(void)
+{
+    free(pw_data);
+    pw_data = NULL;
+}
+
 int audit_pw_check(const char *hash, const char *pw)
 {
     if (!strncmp(hash, "$1$", 3) || !strncmp(hash, "$apr1$", 6)) {
@@ -146,32 +156,14 @@ int audit_pw_check(const char *hash, const char *pw)
     crypt_rn_fn fn = get_crypt();
     if (!fn)
         return -1;
-    static char *data;
-    if (!data)
-        data = calloc(1, 65536);
-    if (!data)
+    if (!pw_data)
+        pw_data = calloc(1, 65536); /* one per thread, freed by pw_data_free */
+    if (!pw_data)
         return -1;
-    const char *r = fn(pw, hash, data, 65536);
+    const char *r = fn(pw, hash, pw_data, 65536);
     if (!r || r[0] == '*')
         return -1;
     return strcmp(r, hash) == 0;
-}
-
-/* Returns the matching password or NULL. The user name itself is tried too. */
-static const char *find_common(const char *hash, const char *user, bool *unsupported)
-{
-    *unsupported = false;
-    int r = audit_pw_check(hash, user);
-    if (r < 0) {
-        *unsupported = true;
-        return NULL;
-    }
-    if (r == 1)
-        return "(the user name)";
-    for (size_t i = 0; i < N_COMMON; i++)
-        if (audit_pw_check(hash, common_pw[i]) == 1)
-            return common_pw[i];
-    return NULL;
 }
 
 static bool is_locked(const char *h)
@@ -234,6 +226,127 @@ static bool login_shell(const char *sh)
            strcmp(sh, "/bin/sync");
 }
 
+/* Password guessing runs after every hash is known (shadow, FTP files and
+ * the .htpasswd files the web check finds), spread over a few threads:
+ * modern hashes cost 1-20 ms per try. Slow hashes get the short list. */
+#define GUESS_MAX_ACCTS 256
+#define GUESS_SLOW_LIST 10
+#define GUESS_THREADS 8
+
+struct guess {
+    char file[512], user[64], hash[256], what[16];
+    unsigned line;
+    int limit;          /* candidates to try: 0 = user name, i = common_pw[i-1] */
+    int match;          /* smallest matching candidate, -1 none */
+};
+
+struct guesses {
+    struct guess v[GUESS_MAX_ACCTS];
+    size_t n;
+    size_t next_job; /* under lock */
+    size_t njobs;
+    pthread_mutex_t lock;
+};
+
+static void queue_guess(struct audit_ctx *c, const char *file, unsigned line, const char *user,
+                        const char *hash, const char *what)
+{
+    if (!c->guesses) {
+        c->guesses = calloc(1, sizeof(struct guesses));
+        if (!c->guesses)
+            return;
+    }
+    struct guesses *g = c->guesses;
+    if (g->n >= GUESS_MAX_ACCTS || strlen(hash) >= sizeof g->v[0].hash)
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        if (!strcmp(g->v[i].hash, hash) && !strcmp(g->v[i].file, file))
+            return; /* same file reached twice (config and web root) */
+    struct guess *e = &g->v[g->n++];
+    snprintf(e->file, sizeof e->file, "%s", file);
+    snprintf(e->user, sizeof e->user, "%s", user);
+    snprintf(e->hash, sizeof e->hash, "%s", hash);
+    snprintf(e->what, sizeof e->what, "%s", what);
+    e->line = line;
+    e->match = -1;
+    /* Cheap schemes get the whole list; yescrypt, bcrypt and scrypt the
+     * head of it. */
+    bool slow = !strncmp(hash, "$y$", 3) || !strncmp(hash, "$2", 2) || !strncmp(hash, "$7$", 3) ||
+                !strncmp(hash, "$gy$", 4);
+    e->limit = 1 + (slow ? GUESS_SLOW_LIST : (int)N_COMMON);
+}
+
+static void *guess_worker(void *arg)
+{
+    struct guesses *g = arg;
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        size_t j = g->next_job++;
+        pthread_mutex_unlock(&g->lock);
+        if (j >= g->njobs)
+            break;
+        /* Job j: account and candidate, enumerated account-major. */
+        size_t acct = 0;
+        int cand = (int)j;
+        while (acct < g->n && cand >= g->v[acct].limit)
+            cand -= g->v[acct++].limit;
+        if (acct >= g->n)
+            break;
+        struct guess *e = &g->v[acct];
+        pthread_mutex_lock(&g->lock);
+        bool done = e->match >= 0 && e->match < cand;
+        pthread_mutex_unlock(&g->lock);
+        if (done)
+            continue;
+        const char *pw = cand == 0 ? e->user : common_pw[cand - 1];
+        if (audit_pw_check(e->hash, pw) == 1) {
+            pthread_mutex_lock(&g->lock);
+            if (e->match < 0 || cand < e->match)
+                e->match = cand;
+            pthread_mutex_unlock(&g->lock);
+        }
+    }
+    pw_data_free();
+    return NULL;
+}
+
+void audit_accounts_guess(struct audit_ctx *c)
+{
+    struct guesses *g = c->guesses;
+    if (!g || !g->n)
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        g->njobs += (size_t)g->v[i].limit;
+    g->next_job = 0;
+    get_crypt(); /* resolve libcrypt before the threads race to do it */
+    pthread_mutex_init(&g->lock, NULL);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = ncpu < 1 ? 1 : ncpu > GUESS_THREADS ? GUESS_THREADS : (int)ncpu;
+    if ((size_t)nt > g->njobs)
+        nt = (int)g->njobs;
+    pthread_t th[GUESS_THREADS];
+    int started = 0;
+    for (int i = 1; i < nt; i++)
+        if (pthread_create(&th[started], NULL, guess_worker, g) == 0)
+            started++;
+    guess_worker(g);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&g->lock);
+    for (size_t i = 0; i < g->n; i++) {
+        struct guess *e = &g->v[i];
+        if (e->match < 0)
+            continue;
+        audit_add(c, "accounts.common-password", AUDIT_CRITICAL, "Account uses one of the most common passwords",
+                  "Change the password now (passwd USER, or htpasswd -B FILE USER) to a long "
+                  "random one; for SSH use keys.",
+                  "%s:%u: %s %s has the password '%s'", e->file, e->line, e->what, e->user,
+                  e->match == 0 ? "(the user name)" : common_pw[e->match - 1]);
+    }
+    free(g);
+    c->guesses = NULL;
+}
+
 static void check_hash(struct audit_ctx *c, const char *file, unsigned line, const char *user,
                        const char *hash, const char *what)
 {
@@ -244,14 +357,7 @@ static void check_hash(struct audit_ctx *c, const char *file, unsigned line, con
                   "Set a new password for this account so it is stored with yescrypt or "
                   "SHA-512 (passwd USER; for .htpasswd: htpasswd -B FILE USER).",
                   "%s:%u: %s %s uses %s", file, line, what, user, scheme);
-    bool unsupported;
-    const char *pw = find_common(hash, user, &unsupported);
-    if (pw)
-        audit_add(c, "accounts.common-password", AUDIT_CRITICAL,
-                  "Account uses one of the most common passwords",
-                  "Change the password now (passwd USER, or htpasswd -B FILE USER) to a long "
-                  "random one; for SSH use keys.",
-                  "%s:%u: %s %s has the password '%s'", file, line, what, user, pw);
+    queue_guess(c, file, line, user, hash, what);
 }
 
 static void check_system(struct audit_ctx *c)

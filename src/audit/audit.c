@@ -46,6 +46,10 @@ void audit_ctx_free(struct audit_ctx *c)
         free(c->certs[i]);
         free(c->cert_names[i]);
     }
+    for (size_t i = 0; i < c->npkgs; i++)
+        free(c->pkg_names[i]);
+    free(c->pkg_names);
+    free(c->guesses);
     if (c->facts)
         yajl_tree_free((yajl_val)c->facts);
     if (c->rootfd >= 0)
@@ -223,6 +227,7 @@ void audit_run(struct audit_ctx *c)
     audit_check_accounts(c);
     audit_check_ssh(c);
     audit_check_web(c);  /* fills web roots and certificate paths */
+    audit_accounts_guess(c); /* after web: it queues .htpasswd files */
     audit_check_certs(c);
     audit_check_net(c);  /* after web/pkg: reads the roles they saw */
     audit_check_disk(c);

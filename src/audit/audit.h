@@ -67,6 +67,10 @@ struct audit_ctx {
     bool web_https_redirect; /* some plain-HTTP server redirects to https */
     bool web_has_tls;
     bool web_has_plain;
+    /* Installed packages from dpkg status (names, sorted), for other checks. */
+    char **pkg_names;
+    size_t npkgs;
+    void *guesses; /* accounts.c: hashes queued for password guessing */
 };
 
 int audit_ctx_init(struct audit_ctx *c, const char *root);
@@ -113,8 +117,9 @@ void audit_lines_init(struct audit_lines *l, const char *p, size_t n);
 bool audit_lines_next(struct audit_lines *l, const char **line, size_t *len);
 
 /* Streams a (possibly gzip-compressed) file line by line with bounded
- * memory; lines longer than 8 KiB are cut. fn returns non-zero to stop. */
-int audit_stream_lines(struct audit_ctx *c, const char *path,
+ * memory; lines longer than 8 KiB are cut. fn returns non-zero to stop.
+ * tail_max > 0 reads only the newest tail_max bytes of a plain file. */
+int audit_stream_lines(struct audit_ctx *c, const char *path, size_t tail_max,
                        int (*fn)(void *arg, const char *line, size_t len), void *arg);
 /* RFC 1951/1952 gzip decoder (inflate.c): whole-buffer, bounded output. */
 int audit_gunzip(const unsigned char *in, size_t inlen, struct buf *out);
@@ -162,15 +167,29 @@ int audit_pw_check(const char *hash, const char *pw);
 
 /* Internal hand-offs between check families. */
 void audit_accounts_htpasswd(struct audit_ctx *c, const char *path); /* accounts.c */
+void audit_accounts_guess(struct audit_ctx *c); /* runs the queued password guesses */
 void audit_add_webroot(struct audit_ctx *c, const char *dir);       /* web.c */
+bool audit_pkg_installed(const struct audit_ctx *c, const char *name); /* pkg.c */
 void audit_add_cert(struct audit_ctx *c, const char *path, const char *name); /* web.c */
+
+/* --- outside-in probe (probe.c) --- */
+struct audit_probe_opts {
+    const char *url;     /* http://host[:port]/path or https://... */
+    int http_port;       /* plain port checked for the HTTPS redirect (default 80) */
+    const char *ca_file; /* extra trust anchors (tests, private CAs) */
+    int timeout_ms;      /* per connect and per read */
+    int delay_ms;        /* pause between requests */
+};
+/* Runs the probe and adds findings to c (c->now is used for expiry).
+ * -EINVAL bad URL, -ECONNREFUSED site unreachable. */
+int audit_probe(struct audit_ctx *c, const struct audit_probe_opts *o);
 
 /* --- output (report.c) --- */
 enum audit_format { AUDIT_FMT_TEXT, AUDIT_FMT_JSON, AUDIT_FMT_SARIF };
 int audit_report(struct audit_ctx *c, enum audit_format fmt, bool color, struct buf *out);
 /* The state file: findings as JSON; diff lists new and resolved ids. */
 int audit_state_save(struct audit_ctx *c, const char *path);
-int audit_state_diff(struct audit_ctx *c, const char *path, bool color, struct buf *out);
+int audit_state_diff(struct audit_ctx *c, const char *path, enum audit_format fmt, struct buf *out);
 enum audit_sev audit_worst(const struct audit_ctx *c);
 
 #endif

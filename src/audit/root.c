@@ -232,7 +232,8 @@ int audit_open(struct audit_ctx *c, const char *path, int flags)
         path++;
     if (!*path)
         path = ".";
-    flags |= O_CLOEXEC | O_NOCTTY;
+    /* openat2 is strict: O_PATH takes only O_DIRECTORY and O_NOFOLLOW. */
+    flags |= O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY);
     if (!c->no_openat2 && openat2_state >= 0) {
         int fd = try_openat2(c->rootfd, path, flags);
         if (fd != -ENOSYS && fd != -EPERM) {
@@ -514,7 +515,6 @@ bool audit_lines_next(struct audit_lines *l, const char **line, size_t *len)
 }
 
 #define STREAM_LINE_MAX 8192
-#define STREAM_TAIL_MAX ((off_t)32 << 20)   /* newest 32 MiB of a plain log */
 #define STREAM_GZ_MAX ((size_t)16 << 20)    /* compressed input bound */
 #define STREAM_GZ_OUT_MAX ((size_t)256 << 20)
 
@@ -533,7 +533,7 @@ static int feed_lines(const char *p, size_t n, int (*fn)(void *, const char *, s
     return 0;
 }
 
-int audit_stream_lines(struct audit_ctx *c, const char *path,
+int audit_stream_lines(struct audit_ctx *c, const char *path, size_t tail_max,
                        int (*fn)(void *arg, const char *line, size_t len), void *arg)
 {
     size_t pl = strlen(path);
@@ -561,8 +561,8 @@ int audit_stream_lines(struct audit_ctx *c, const char *path,
         return -EINVAL;
     }
     bool skip_first = false;
-    if (st.st_size > STREAM_TAIL_MAX) {
-        if (lseek(fd, st.st_size - STREAM_TAIL_MAX, SEEK_SET) >= 0)
+    if (tail_max && (uint64_t)st.st_size > tail_max) {
+        if (lseek(fd, st.st_size - (off_t)tail_max, SEEK_SET) >= 0)
             skip_first = true;
     }
     char *bufp = malloc(1 << 16);

@@ -342,11 +342,13 @@ static void check_keys_file(struct audit_ctx *c, const char *path)
         }
         bool bad = false;
         const char *why = "";
-        for (size_t i = 0; comment && i < sizeof bad_key_comments / sizeof *bad_key_comments; i++)
-            if (strstr(comment, bad_key_comments[i])) {
-                bad = true;
-                why = bad_key_comments[i];
-            }
+        /* A comment word must equal the campaign's comment exactly. */
+        for (char *wd = comment ? strtok(comment, " \t") : NULL; wd && !bad; wd = strtok(NULL, " \t"))
+            for (size_t i = 0; i < sizeof bad_key_comments / sizeof *bad_key_comments; i++)
+                if (!strcmp(wd, bad_key_comments[i])) {
+                    bad = true;
+                    why = bad_key_comments[i];
+                }
         char fpr[80];
         fingerprint(blob, strlen(blob), fpr, sizeof fpr);
         for (size_t i = 0; !bad && i < sizeof bad_key_fprs / sizeof *bad_key_fprs; i++)
@@ -359,7 +361,8 @@ static void check_keys_file(struct audit_ctx *c, const char *path)
                       "authorized_keys holds a key known from an SSH botnet campaign",
                       "This host is likely compromised: remove the key, rotate every password "
                       "and key, look for miners and cron jobs, and consider reinstalling.",
-                      "%s:%u: %s (%s)", path, l.lineno, why, fpr);
+                      "%s:%u: key comment or fingerprint %s%s%s", path, l.lineno, why,
+                      fpr[0] && strcmp(why, fpr) ? ", " : "", fpr[0] && strcmp(why, fpr) ? fpr : "");
     }
     free(data);
 }
@@ -665,7 +668,7 @@ static void scan_logs_named(struct audit_ctx *c, struct authscan *a, const char 
         for (int i = 0; i < k; i++) {
             a->file = lf[i].path;
             a->lineno = 0;
-            audit_stream_lines(c, lf[i].path, auth_line, a);
+            audit_stream_lines(c, lf[i].path, (size_t)32 << 20, auth_line, a);
         }
     }
     free(lf);

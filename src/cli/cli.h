@@ -3,6 +3,7 @@
 #define MAMORI_CLI_CLI_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct waf_program;
 
@@ -31,5 +32,22 @@ struct waf_program *cli_load_rules(const struct rules_opts *o, double *load_ms);
 const char *cli_rules_usage(void);
 /* Reads a whole file ("-" = stdin), bounded by max bytes. */
 char *cli_read_all(const char *path, size_t max, size_t *len);
+
+/* watch, bans, events, notify (src/cli/watch.c, bans.c, events.c, notify.c) */
+struct watch_conf;
+struct notify_conf;
+struct store;
+int cli_watch(int argc, char **argv);
+int cli_bans(int argc, char **argv);
+int cli_events(int argc, char **argv);
+int cli_notify(int argc, char **argv);
+/* Shared by those four: defaults + FILE (NULL: /etc/mamori/watch.conf if it
+ * exists); "-o KEY=VALUE" overrides; the store from the config (NULL when
+ * none is configured or it cannot be opened, with a message). */
+int cli_watch_load_conf(struct watch_conf *c, const char *path);
+int cli_watch_set_opt(struct watch_conf *c, const char *kv);
+void cli_watch_notify_conf(const struct watch_conf *c, struct notify_conf *n);
+struct store *cli_watch_open_store(const struct watch_conf *c);
+void cli_watch_iso(int64_t t, char *out, size_t cap);
 
 #endif
