@@ -954,6 +954,7 @@ static int add_rule(struct waf_builder *b, const struct seclang_directive *d, co
     r->file = d->file;
     r->line = d->line;
     r->skip_to = -1;
+    r->pre_slot = -1;
     if (push_rule(b, r) < 0) {
         free(r);
         return -1;
@@ -1081,6 +1082,7 @@ static int directive(void *ud, const struct seclang_directive *d, char *err, siz
         }
         actions_init(&r->a);
         r->marker = true;
+        r->pre_slot = -1;
         r->marker_name = strdup(d->args[0]);
         r->file = d->file;
         r->line = d->line;
@@ -1500,6 +1502,11 @@ void waf_program_free(struct waf_program *p)
     free(p->resbody_mime);
     free(p->unicode);
     free(p->component_sig);
+    if (p->pre_grp) {
+        for (size_t i = 0; i <= p->nprefix; i++)
+            mlit_free(p->pre_grp[i]);
+        free(p->pre_grp);
+    }
     if (p->files) {
         for (size_t i = 0; i < p->nfiles; i++)
             free(p->files[i]);
@@ -1571,6 +1578,73 @@ static int pfx_intern(struct pfx_table *t, struct rule *r)
     return 0;
 }
 
+/* Groups every @rx rule link with a literal requirement by its
+ * transformation chain and builds one shared scanner per chain
+ * (multilit.h); a group whose scanner cannot be built keeps the per-rule
+ * prefilters. */
+static int build_prefilter_groups(struct waf_builder *b)
+{
+    struct waf_program *p = b->p;
+    size_t nslots = p->nprefix + 1;
+    p->pre_grp = calloc(nslots, sizeof(*p->pre_grp));
+    if (!p->pre_grp)
+        return -1;
+    for (size_t slot = 0; slot < nslots; slot++) {
+        struct mlit_pat *pats = NULL;
+        size_t npats = 0, cap = 0;
+        uint32_t owners = 0;
+        struct rx_lits **keep = NULL;
+        size_t nkeep = 0;
+        bool oom = false;
+        for (size_t i = 0; i < p->nall; i++) {
+            struct rule *r = p->all[i];
+            if (r->marker || r->op != OP_RX || !r->rx || r->a.multimatch)
+                continue;
+            size_t rs = r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix;
+            if (rs != slot)
+                continue;
+            struct rx_lits *l = rx_prefilter_lits(r->param, r->param_len);
+            if (!l)
+                continue;
+            struct rx_lits **nk = realloc(keep, (nkeep + 1) * sizeof(*nk));
+            if (!nk) {
+                free(l);
+                oom = true;
+                break;
+            }
+            keep = nk;
+            keep[nkeep++] = l;
+            r->pre_slot = (int32_t)slot;
+            r->pre_owner = owners++;
+            for (size_t k = 0; k < l->n && !oom; k++) {
+                if (npats == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    struct mlit_pat *np = realloc(pats, cap * sizeof(*np));
+                    if (!np) {
+                        oom = true; /* an owner missing literals would be unsafe */
+                        break;
+                    }
+                    pats = np;
+                }
+                pats[npats++] = (struct mlit_pat){l->v[k].s, l->v[k].n, r->pre_owner};
+            }
+        }
+        if (owners && !oom)
+            p->pre_grp[slot] = mlit_build(pats, npats, owners);
+        if (owners && !p->pre_grp[slot]) {
+            /* too big or out of memory: these rules keep their own prefilter */
+            for (size_t i = 0; i < p->nall; i++)
+                if (p->all[i]->pre_slot == (int32_t)slot)
+                    p->all[i]->pre_slot = -1;
+        }
+        for (size_t k = 0; k < nkeep; k++)
+            free(keep[k]);
+        free(keep);
+        free(pats);
+    }
+    return 0;
+}
+
 struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t errlen)
 {
     struct waf_program *p = b->p;
@@ -1636,6 +1710,10 @@ struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t 
     }
     p->nprefix = pt.n;
     free(pt.v);
+    if (build_prefilter_groups(b) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     /* the program owns the interned file names */
     p->files = b->lex.files;
     p->nfiles = b->lex.nfiles;

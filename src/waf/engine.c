@@ -76,6 +76,7 @@ static struct xcache_ent *xc_slot(const struct waf_tx *tx, const char *in, size_
 struct vslot {
     const char *out; /* NULL: not computed yet */
     size_t len;
+    uint64_t *gbits; /* shared @rx prefilter result for this (value, chain), or NULL */
 };
 struct vcache {
     const char *in;
@@ -89,7 +90,7 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
     struct vcache *vc = *slot;
     if (vc && vc->in == in && vc->inlen == inlen)
         return vc;
-    size_t np = tx->p->nprefix;
+    size_t np = tx->p->nprefix + 1; /* the last slot: no transformation */
     vc = arena_alloc(tx->a, sizeof(*vc) + np * sizeof(struct vslot));
     if (!vc)
         return NULL;
@@ -136,7 +137,7 @@ static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, 
                 return -1;
             cur = o;
             curlen = ol;
-            vc->s[r->eff_pfx[i]] = (struct vslot){cur, curlen};
+            vc->s[r->eff_pfx[i]] = (struct vslot){cur, curlen, NULL};
         }
         *out = cur;
         *outlen = curlen;
@@ -692,6 +693,34 @@ static void matched_vars_clear(struct waf_tx *tx)
     tx->sv[V_MATCHED_VAR_NAME] = STR_LIT("");
 }
 
+/* The shared @rx prefilter: scans this (value, chain) once with the
+ * chain's multi-literal scanner and answers for every rule of the group.
+ * True when the rule's regex provably cannot match tv. */
+static bool prefilter_rejects(struct waf_tx *tx, const struct rule *r, const struct item *it,
+                              const char *tv, size_t tvl)
+{
+    if (r->pre_slot < 0 || !it->vc || r->param_macro)
+        return false;
+    const struct mlit *g = tx->p->pre_grp[r->pre_slot];
+    struct vcache *vc = vc_get(tx, it->vc, it->val, it->vlen);
+    if (!g || !vc)
+        return false;
+    struct vslot *vs = &vc->s[r->pre_slot];
+    if (vs->out && (vs->out != tv || vs->len != tvl))
+        return false; /* not the value the scanner result belongs to */
+    if (!vs->gbits) {
+        size_t words = (mlit_owners(g) + 63) / 64;
+        uint64_t *bits = arena_calloc(tx->a, words, sizeof(uint64_t));
+        if (!bits)
+            return false;
+        mlit_scan(g, tv, tvl, bits);
+        vs->out = tv;
+        vs->len = tvl;
+        vs->gbits = bits;
+    }
+    return !((vs->gbits[r->pre_owner >> 6] >> (r->pre_owner & 63)) & 1);
+}
+
 /* Evaluates one rule (one link of a chain). Returns true if it matched. */
 static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct rule *r,
                       struct match_state *ms)
@@ -771,7 +800,10 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             } else {
                 if (xform_chain(tx, r, it.val, it.vlen, it.vc, &tv, &tvl) < 0)
                     continue;
-                matched = run_op(tx, r, tv, tvl, r->a.capture);
+                if (prefilter_rejects(tx, r, &it, tv, tvl))
+                    matched = r->negate; /* the regex cannot match this value */
+                else
+                    matched = run_op(tx, r, tv, tvl, r->a.capture);
             }
             if (!matched)
                 continue;

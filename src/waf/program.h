@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "waf/matchers.h"
+#include "waf/multilit.h"
 #include "waf/transforms.h"
 
 #define WAF_PHASES 5
@@ -163,6 +164,11 @@ struct rule {
     /* eff_pfx[i]: program-wide id of the chain prefix eff_xforms[0..i], so
      * a value's transformation cache is an array indexed by prefix id */
     uint16_t eff_pfx[40];
+    /* shared @rx prefilter: the scanner of this rule's chain (slot = the
+     * chain's prefix id, or nprefix for no transformation) and this rule's
+     * owner bit in it; pre_slot < 0 when the rule has none */
+    int32_t pre_slot;
+    uint32_t pre_owner;
 };
 
 struct waf_program {
@@ -185,6 +191,7 @@ struct waf_program {
     char *component_sig;
     size_t nrules;
     size_t nprefix; /* distinct transformation-chain prefixes */
+    struct mlit **pre_grp; /* nprefix + 1 shared @rx prefilters (NULL: none) */
     char **files; /* interned rule-file names */
     size_t nfiles;
 };

@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIT_MAX_LEN 64   /* longer exact strings are cut to their prefix */
-#define SET_MAX 128      /* more strings than this: give up on that set */
+#define LIT_MAX_LEN RX_LIT_MAX_LEN
+#define SET_MAX RX_LITS_MAX
 #define DEPTH_MAX 200
 
 struct lit {
@@ -660,27 +660,44 @@ static bool rare_byte(unsigned char c)
     return c != 0 && strchr("<>'\"`;(){}[]$|&\\%#!^~*@=", c) != NULL;
 }
 
-struct pm *rx_prefilter_build(const char *pattern, size_t len)
+struct rx_lits *rx_prefilter_lits(const char *pattern, size_t len)
 {
     struct parser ps = {.p = (const unsigned char *)pattern, .n = len};
     struct node *root = malloc(sizeof *root);
+    struct rx_lits *out = NULL;
     if (!root)
         return NULL;
     parse_alt(&ps, root);
-    struct pm *pm = NULL;
     if (ps.fail || ps.i != ps.n || req_score(&root->req) <= 0)
-        goto out;
+        goto done;
     for (size_t i = 0; i < root->req.n; i++)
         if (root->req.v[i].n == 1 && !rare_byte(root->req.v[i].s[0]))
-            goto out; /* a common single byte would pass almost every value */
-    const char *pats[SET_MAX];
-    size_t lens[SET_MAX];
+            goto done; /* a common single byte would pass almost every value */
+    out = malloc(sizeof *out);
+    if (!out)
+        goto done;
+    out->n = root->req.n;
     for (size_t i = 0; i < root->req.n; i++) {
-        pats[i] = (const char *)root->req.v[i].s;
-        lens[i] = root->req.v[i].n;
+        memcpy(out->v[i].s, root->req.v[i].s, root->req.v[i].n);
+        out->v[i].n = root->req.v[i].n;
     }
-    pm = pm_build(pats, lens, root->req.n);
-out:
+done:
     free(root);
+    return out;
+}
+
+struct pm *rx_prefilter_build(const char *pattern, size_t len)
+{
+    struct rx_lits *l = rx_prefilter_lits(pattern, len);
+    if (!l)
+        return NULL;
+    const char *pats[RX_LITS_MAX];
+    size_t lens[RX_LITS_MAX];
+    for (size_t i = 0; i < l->n; i++) {
+        pats[i] = (const char *)l->v[i].s;
+        lens[i] = l->v[i].n;
+    }
+    struct pm *pm = pm_build(pats, lens, l->n);
+    free(l);
     return pm;
 }

@@ -12,4 +12,17 @@
 
 struct pm *rx_prefilter_build(const char *pattern, size_t len);
 
+/* The same requirement as a list of literals (for a shared scanner):
+ * malloc'd, free() it; NULL when there is none. */
+#define RX_LIT_MAX_LEN 64
+#define RX_LITS_MAX 128
+struct rx_lits {
+    size_t n;
+    struct {
+        unsigned char s[RX_LIT_MAX_LEN];
+        unsigned char n;
+    } v[RX_LITS_MAX];
+};
+struct rx_lits *rx_prefilter_lits(const char *pattern, size_t len);
+
 #endif

@@ -1,0 +1,184 @@
+/* Aho-Corasick with owner sets; see multilit.h. States form a trie over
+ * case-folded bytes mapped to classes (only bytes that occur in some
+ * literal get their own class; every other byte is class 0, which leads
+ * back to the root's row); after the failure links are computed the
+ * automaton is a full DFA table, so a scan does one load per byte. Each
+ * state's owners (its own and those of its failure chain) are one slice of
+ * a shared owner array. */
+#include "waf/multilit.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mlit {
+    uint32_t nowners;
+    uint32_t nstates;
+    uint32_t ncls;
+    uint8_t cls[256];
+    uint32_t *next;      /* nstates * ncls */
+    uint32_t *out_start; /* nstates + 1: owners of state s are out[out_start[s]..out_start[s+1]) */
+    uint32_t *out;
+};
+
+struct bstate {
+    uint32_t *own; /* owners ending here (before merging failure chains) */
+    uint32_t nown, capown;
+};
+
+static int own_add(struct bstate *st, uint32_t o)
+{
+    for (uint32_t i = 0; i < st->nown; i++)
+        if (st->own[i] == o)
+            return 0;
+    if (st->nown == st->capown) {
+        uint32_t nc = st->capown ? st->capown * 2 : 4;
+        uint32_t *nv = realloc(st->own, nc * sizeof(*nv));
+        if (!nv)
+            return -1;
+        st->own = nv;
+        st->capown = nc;
+    }
+    st->own[st->nown++] = o;
+    return 0;
+}
+
+struct mlit *mlit_build(const struct mlit_pat *pats, size_t n, uint32_t nowners)
+{
+    struct mlit *m = calloc(1, sizeof(*m));
+    struct bstate *bs = NULL;
+    uint32_t *fail = NULL, *queue = NULL;
+    if (!m)
+        return NULL;
+    m->nowners = nowners;
+    /* classes: 0 = any byte not in a literal; then one per folded byte */
+    uint32_t ncls = 1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < pats[i].n; k++) {
+            unsigned char c = (unsigned char)tolower(pats[i].s[k]);
+            if (!m->cls[c]) {
+                m->cls[c] = (uint8_t)ncls;
+                if (c != (unsigned char)toupper(c))
+                    m->cls[(unsigned char)toupper(c)] = (uint8_t)ncls;
+                if (++ncls > 255)
+                    goto fail;
+            }
+        }
+    m->ncls = ncls;
+    /* trie */
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (pats[i].n == 0 || pats[i].owner >= nowners)
+            goto fail;
+        total += pats[i].n;
+    }
+    if (total > MLIT_MAX_STATES)
+        goto fail;
+    m->next = calloc(total * ncls, sizeof(uint32_t));
+    bs = calloc(total, sizeof(*bs));
+    if (!m->next || !bs)
+        goto fail;
+    uint32_t nst = 1;
+    /* 0 in next[] means "no edge yet" for the trie phase (the root is never
+     * a child, so 0 is free to mean that) */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = 0;
+        for (size_t k = 0; k < pats[i].n; k++) {
+            uint32_t c = m->cls[(unsigned char)pats[i].s[k]];
+            uint32_t *e = &m->next[(size_t)s * ncls + c];
+            if (!*e)
+                *e = nst++;
+            s = *e;
+        }
+        if (own_add(&bs[s], pats[i].owner) < 0)
+            goto fail;
+    }
+    m->nstates = nst;
+    /* failure links, breadth first; turn the trie into a DFA */
+    fail = calloc(nst, sizeof(uint32_t));
+    queue = malloc(nst * sizeof(uint32_t));
+    if (!fail || !queue)
+        goto fail;
+    size_t qh = 0, qt = 0;
+    for (uint32_t c = 0; c < ncls; c++) {
+        uint32_t t = m->next[c];
+        if (t) {
+            fail[t] = 0;
+            queue[qt++] = t;
+        }
+    }
+    while (qh < qt) {
+        uint32_t s = queue[qh++];
+        /* owners of the failure state end here too */
+        for (uint32_t i = 0; i < bs[fail[s]].nown; i++)
+            if (own_add(&bs[s], bs[fail[s]].own[i]) < 0)
+                goto fail;
+        for (uint32_t c = 0; c < ncls; c++) {
+            uint32_t *e = &m->next[(size_t)s * ncls + c];
+            if (*e) {
+                uint32_t t = *e;
+                fail[t] = m->next[(size_t)fail[s] * ncls + c];
+                queue[qt++] = t;
+            } else {
+                *e = m->next[(size_t)fail[s] * ncls + c];
+            }
+        }
+    }
+    /* owner slices */
+    m->out_start = malloc(((size_t)nst + 1) * sizeof(uint32_t));
+    size_t nout = 0;
+    for (uint32_t s = 0; s < nst; s++)
+        nout += bs[s].nown;
+    m->out = malloc((nout ? nout : 1) * sizeof(uint32_t));
+    if (!m->out_start || !m->out)
+        goto fail;
+    size_t k = 0;
+    for (uint32_t s = 0; s < nst; s++) {
+        m->out_start[s] = (uint32_t)k;
+        for (uint32_t i = 0; i < bs[s].nown; i++)
+            m->out[k++] = bs[s].own[i];
+    }
+    m->out_start[nst] = (uint32_t)k;
+    for (uint32_t s = 0; s < total; s++)
+        free(bs[s].own);
+    free(bs);
+    free(fail);
+    free(queue);
+    return m;
+fail:
+    if (bs)
+        for (size_t s = 0; s < total; s++)
+            free(bs[s].own);
+    free(bs);
+    free(fail);
+    free(queue);
+    mlit_free(m);
+    return NULL;
+}
+
+void mlit_free(struct mlit *m)
+{
+    if (!m)
+        return;
+    free(m->next);
+    free(m->out_start);
+    free(m->out);
+    free(m);
+}
+
+uint32_t mlit_owners(const struct mlit *m) { return m->nowners; }
+
+void mlit_scan(const struct mlit *m, const char *s, size_t n, uint64_t *bits)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    const uint32_t *next = m->next;
+    const uint32_t *os = m->out_start;
+    uint32_t ncls = m->ncls, st = 0;
+    for (size_t i = 0; i < n; i++) {
+        st = next[(size_t)st * ncls + m->cls[u[i]]];
+        uint32_t a = os[st], b = os[st + 1];
+        for (uint32_t k = a; k < b; k++)
+            bits[m->out[k] >> 6] |= 1ull << (m->out[k] & 63);
+    }
+}

@@ -1,0 +1,32 @@
+/* Multi-owner literal scanner: one Aho-Corasick pass over a value tells,
+ * for every owner (a rule), whether one of its literals occurs in it
+ * (ASCII case-insensitive). The @rx prefilter of all rules that apply the
+ * same transformation chain shares one scanner, so a value is scanned once
+ * per chain instead of once per rule.
+ *
+ * Contract: built once at load, immutable, shareable by threads; scan is
+ * O(len) plus the outputs it reports; bounded states (build fails past
+ * MLIT_MAX_STATES and callers keep their per-rule prefilters). */
+#ifndef MAMORI_WAF_MULTILIT_H
+#define MAMORI_WAF_MULTILIT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define MLIT_MAX_STATES 200000u
+
+struct mlit;
+
+struct mlit_pat {
+    const unsigned char *s;
+    size_t n;       /* > 0 */
+    uint32_t owner; /* < nowners */
+};
+
+struct mlit *mlit_build(const struct mlit_pat *pats, size_t n, uint32_t nowners);
+void mlit_free(struct mlit *m);
+uint32_t mlit_owners(const struct mlit *m);
+/* ORs into bits (ceil(nowners/64) words, zeroed by the caller) the owners
+ * whose literal occurs in s. */
+void mlit_scan(const struct mlit *m, const char *s, size_t n, uint64_t *bits);
+
+#endif
