@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MLIT_HIT 0x80000000u
+
 struct mlit {
     uint32_t nowners;
     uint32_t nstates;
@@ -140,6 +142,15 @@ struct mlit *mlit_build(const struct mlit_pat *pats, size_t n, uint32_t nowners)
             m->out[k++] = bs[s].own[i];
     }
     m->out_start[nst] = (uint32_t)k;
+    /* final form of the table: entries hold the target's row offset
+     * (state * ncls) with the top bit set when the target reports owners,
+     * so a scan does one load per byte and no multiplication */
+    if ((uint64_t)nst * ncls >= MLIT_HIT)
+        goto fail;
+    for (size_t e = 0; e < (size_t)nst * ncls; e++) {
+        uint32_t t = m->next[e];
+        m->next[e] = t * ncls | (m->out_start[t + 1] > m->out_start[t] ? MLIT_HIT : 0);
+    }
     for (uint32_t s = 0; s < total; s++)
         free(bs[s].own);
     free(bs);
@@ -173,12 +184,15 @@ void mlit_scan(const struct mlit *m, const char *s, size_t n, uint64_t *bits)
 {
     const unsigned char *u = (const unsigned char *)s;
     const uint32_t *next = m->next;
-    const uint32_t *os = m->out_start;
-    uint32_t ncls = m->ncls, st = 0;
+    const uint8_t *cls = m->cls;
+    uint32_t row = 0;
     for (size_t i = 0; i < n; i++) {
-        st = next[(size_t)st * ncls + m->cls[u[i]]];
-        uint32_t a = os[st], b = os[st + 1];
-        for (uint32_t k = a; k < b; k++)
-            bits[m->out[k] >> 6] |= 1ull << (m->out[k] & 63);
+        uint32_t e = next[row + cls[u[i]]];
+        row = e & ~MLIT_HIT;
+        if (e & MLIT_HIT) {
+            uint32_t st = row / m->ncls;
+            for (uint32_t k = m->out_start[st]; k < m->out_start[st + 1]; k++)
+                bits[m->out[k] >> 6] |= 1ull << (m->out[k] & 63);
+        }
     }
 }
