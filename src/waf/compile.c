@@ -238,6 +238,17 @@ static const struct {
     {"rbl", OP_RBL},
 };
 
+/* The folder of a rule file: where @pmFromFile and @ipMatchFromFile look. */
+static void file_dir(const char *file, char *dir, size_t n)
+{
+    snprintf(dir, n, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, n, ".");
+}
+
 static int parse_operator(struct waf_builder *b, const char *s, const char *file, struct rule *r,
                           char *msg, size_t msglen)
 {
@@ -305,12 +316,7 @@ static int parse_operator(struct waf_builder *b, const char *s, const char *file
         break;
     case OP_PMFROMFILE: {
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s", file);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof dir, ".");
+        file_dir(file, dir, sizeof dir);
         r->pm = pm_build_from_files(r->param, dir, e, sizeof e);
         if (!r->pm) {
             snprintf(msg, msglen, "@pmFromFile: %s", e);
@@ -327,12 +333,7 @@ static int parse_operator(struct waf_builder *b, const char *s, const char *file
         break;
     case OP_IPMATCHFROMFILE: {
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s", file);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof dir, ".");
+        file_dir(file, dir, sizeof dir);
         r->ipset = ipset_from_file(r->param, dir, e, sizeof e);
         if (!r->ipset) {
             snprintf(msg, msglen, "@ipMatchFromFile: %s", e);
