@@ -48,7 +48,8 @@ struct multipart_info {
     bool invalid_header_folding;
     bool file_limit_exceeded;
     bool unmatched_boundary;          /* MULTIPART_UNMATCHED_BOUNDARY == 1 */
-    unsigned char unmatched_boundary_level; /* its value: 0, 1, or 2 (matched after all) */
+    unsigned char unmatched_boundary_level; /* the variable's value: 0, 1, or 2 (v3 sets 2 at
+                                               every real boundary after the first) */
     bool crlf_lf_lines;               /* MULTIPART_CRLF_LF_LINES: crlf_line && lf_line */
     bool error;             /* REQBODY_PROCESSOR_ERROR / MULTIPART_STRICT_ERROR inputs */
     bool strict_error;      /* OR of the flags ModSecurity folds into MULTIPART_STRICT_ERROR */
@@ -58,19 +59,27 @@ struct multipart_info {
 };
 
 /* content_type: the full Content-Type header value. max_files bounds file
- * parts (file_limit_exceeded past it). Returns 0 on success, -1 on a parse
- * error with err filled (e.g. "Multipart: Invalid boundary in C-T (malformed)."). */
+ * parts (file_limit_exceeded past it; 0 = no limit, v3's default). Returns 0
+ * on success, -1 on a parse error with err filled (e.g. "Multipart: Invalid
+ * boundary in C-T (malformed)."; v3 shows it after "Multipart parsing error: "),
+ * or the sink's non-zero value if it stopped the parse. */
 int body_multipart_parse(const char *content_type, size_t ctlen, const char *p, size_t n,
                          unsigned max_files, const struct body_sink *sink,
                          struct multipart_info *info, char *err, size_t errlen);
 
 /* JSON: every scalar becomes an argument named by its path ("json.a.b",
- * arrays as ModSecurity v3 names them); depth_limit bounds nesting. Returns 0
- * or -1 with err ("JSON parsing error: ..."). */
+ * arrays as ModSecurity v3 names them); depth_limit bounds nesting (0: v3's
+ * default, 10000). Returns 0 or -1 with err (yajl's text, e.g. "parse error:
+ * premature EOF\n"; v3 shows it after "JSON parsing error: "). A sink that
+ * stops cancels the parse, which is an error as in v3. v3 puts JSON
+ * arguments in ARGS but not ARGS_POST. */
 int body_json_parse(const char *p, size_t n, unsigned depth_limit, const struct body_sink *sink,
                     char *err, size_t errlen);
 
-/* XML via libxml2 (no network, no external entities, no DTD loading). */
+/* XML via libxml2 (no network, no external entities, no DTD loading).
+ * Returns 0, or -1 with err "XML: Failed parsing document." (v3 shows it
+ * after "XML parsing error: "); even then *out may hold the partial tree,
+ * which v3 still runs XPath on: free *out whenever it is non-NULL. */
 struct body_xml;
 int body_xml_parse(const char *p, size_t n, struct body_xml **out, char *err, size_t errlen);
 /* Calls cb for every node an XPath expression selects, with the node's text

@@ -11,7 +11,8 @@
  * Numbers keep their source text, booleans are "true"/"false", null is the
  * empty string, and empty arrays or objects produce nothing. yajl runs with
  * its defaults (UTF-8 validated, no comments, one value, no trailing
- * garbage), so its error texts are the ones v3 reports.
+ * garbage), so its error texts are the ones v3 reports (after its
+ * "JSON parsing error: " prefix, which the caller adds).
  *
  * Naming state: a stack of open containers, each remembering its name and
  * (for arrays) the index of the next element, and a path buffer holding
@@ -258,10 +259,10 @@ fail:
     rc = -1;
     if (err && errlen) {
         if (j.oom || !h) {
-            snprintf(err, errlen, "JSON parsing error: out of memory");
+            snprintf(err, errlen, "out of memory");
         } else {
             unsigned char *e = yajl_get_error(h, 0, NULL, 0);
-            snprintf(err, errlen, "JSON parsing error: %s%s", e ? (const char *)e : "",
+            snprintf(err, errlen, "%s%s", e ? (const char *)e : "",
                      j.depth_exceeded ? ". Parsing depth limit exceeded" : "");
             if (e)
                 yajl_free_error(h, e);

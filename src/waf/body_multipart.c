@@ -78,6 +78,7 @@ struct mp {
 
     const char *bnd;
     size_t blen;
+    char needle[MP_CT_MAX + 3]; /* "--" + boundary */
     unsigned max_files;
     unsigned nfiles;
     unsigned char unmatched; /* 0, 1 or 2 as v3 reports it */
@@ -351,6 +352,7 @@ static int parse_cd(struct mp *m, const char *s)
             return -6;
 
         bool is_star = nlen == 9 && memcmp(nstart, "filename*", 9) == 0;
+        bool unterminated = false;
         char quote = '\0';
         buf_clear(&m->tmp);
         if (is_star) {
@@ -403,10 +405,13 @@ static int parse_cd(struct mp *m, const char *s)
                     return -99;
                 p++;
             }
-            /* v3 steps over the closing quote even when the value ran to the
-             * end unterminated and so reads past the string; we stop at the
-             * end instead. */
-            if (*p != '\0')
+            /* An unterminated value: v3 steps over the terminating NUL as if
+             * it were the closing quote and goes on reading whatever follows
+             * in memory, which in practice ends in error -12 once the value
+             * has been stored. We store it and return -12 below. */
+            if (*p == '\0')
+                unterminated = true;
+            else
                 p++;
         } else {
             const char *vs = p;
@@ -441,6 +446,8 @@ static int parse_cd(struct mp *m, const char *s)
         } else {
             return -11;
         }
+        if (unterminated)
+            return -12;
 
         if (*p != '\0') {
             while (*p == '\t' || *p == ' ')
@@ -746,13 +753,10 @@ static int chunk(struct mp *m, const char *c, size_t len, bool full)
             m->unmatched = 1;
         }
     } else if (m->contains_line) {
-        /* Something boundary-like inside the line. */
-        for (size_t i = 0; i + 1 < len; i++) {
-            if (c[i] == '-' && c[i + 1] == '-' && bnd_at(m, c, len, i + 2)) {
-                m->unmatched = 1;
-                break;
-            }
-        }
+        /* "--boundary" inside the line. memmem keeps this linear where a
+         * compare at every offset (v3's loop) is quadratic in the line. */
+        if (memmem(c, len, m->needle, m->blen + 2))
+            m->unmatched = 1;
     }
 
     if (!is_boundary) {
@@ -914,6 +918,8 @@ static int parse_ct(struct mp *m, const char *ct, size_t ctlen)
     }
     m->bnd = b;
     m->blen = len;
+    m->needle[0] = m->needle[1] = '-';
+    memcpy(m->needle + 2, b, len); /* len < MP_CT_MAX: the whole C-T is shorter */
     size_t cp = len < sizeof m->info->boundary - 1 ? len : sizeof m->info->boundary - 1;
     memcpy(m->info->boundary, b, cp);
     m->info->boundary[cp] = '\0';

@@ -9,6 +9,9 @@
  *  - no XML_PARSE_HUGE: libxml2's default limits apply (nesting depth 256,
  *    text node size, entity amplification checks that reject
  *    billion-laughs documents);
+ *  - on top of that, a document whose text would expand through entity
+ *    references to more than 8x its size + 1 MB is refused (libxml2 lets the
+ *    "quadratic blowup" through, see expansion_ok());
  *  - errors go to a no-op structured handler, never to stderr.
  *
  * A document that is not well-formed is an error ("XML: Failed parsing
@@ -17,6 +20,7 @@
 #include "waf/body.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,16 +30,67 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xpath.h>
 
+/* Text a document may expand to through entities: 8 x its size plus this. */
+#define XML_EXPAND_SLACK (1024 * 1024)
+
 struct body_xml {
     xmlDocPtr doc;
 };
 
 static void xml_quiet(void *ctx, xmlErrorPtr e) {}
 
+/* Entity references stay in the tree, and xmlNodeGetContent() expands them
+ * each time it meets one: a 25 KB document with one 10 KB entity used 5,000
+ * times reads as 50 MB of text, and libxml2 accepts it. This walks the tree
+ * the way xmlNodeGetContent() reads it and spends one unit of budget per
+ * node and per byte of text, so a document whose text expands past the
+ * budget is refused before anything reads it. v3 has no such limit; only
+ * amplification attacks tell the difference. */
+static bool expansion_ok(xmlNodePtr n, size_t *budget, unsigned depth)
+{
+    if (depth > 1024)
+        return false;
+    for (; n; n = n->next) {
+        if (*budget == 0)
+            return false;
+        (*budget)--;
+        switch (n->type) {
+        case XML_TEXT_NODE:
+        case XML_CDATA_SECTION_NODE:
+        case XML_COMMENT_NODE:
+        case XML_PI_NODE: {
+            size_t l = n->content ? strlen((const char *)n->content) : 0;
+            if (l >= *budget)
+                return false;
+            *budget -= l;
+            break;
+        }
+        case XML_ENTITY_REF_NODE: {
+            xmlEntityPtr e = xmlGetDocEntity(n->doc, n->name);
+            if (e && !expansion_ok(e->children, budget, depth + 1))
+                return false;
+            break;
+        }
+        case XML_ELEMENT_NODE:
+            for (xmlAttrPtr a = n->properties; a; a = a->next)
+                if (!expansion_ok(a->children, budget, depth + 1))
+                    return false;
+            if (!expansion_ok(n->children, budget, depth + 1))
+                return false;
+            break;
+        default:
+            if (!expansion_ok(n->children, budget, depth + 1))
+                return false;
+            break;
+        }
+    }
+    return true;
+}
+
 static void set_err(char *err, size_t errlen, const char *msg)
 {
     if (err && errlen)
-        snprintf(err, errlen, "XML parsing error: %s", msg);
+        snprintf(err, errlen, "%s", msg);
 }
 
 int body_xml_parse(const char *p, size_t n, struct body_xml **out, char *err, size_t errlen)
@@ -76,6 +131,11 @@ int body_xml_parse(const char *p, size_t n, struct body_xml **out, char *err, si
 
     x->doc = ctxt->myDoc;
     ctxt->myDoc = NULL;
+    size_t budget = n > ((size_t)-1 - XML_EXPAND_SLACK) / 8 ? (size_t)-1 : 8 * n + XML_EXPAND_SLACK;
+    if (x->doc && !expansion_ok(x->doc->children, &budget, 0)) {
+        set_err(err, errlen, "XML: Failed parsing document.");
+        goto out;
+    }
     if (ctxt->wellFormed != 1) {
         set_err(err, errlen, "XML: Failed parsing document.");
         if (!x->doc)
@@ -107,6 +167,7 @@ int body_xml_xpath(struct body_xml *doc, const char *expr,
     xc = xmlXPathNewContext(doc->doc);
     if (!xc)
         return -1;
+    xc->error = xml_quiet; /* a bad expression is our return value, not stderr */
     obj = xmlXPathEvalExpression((const xmlChar *)expr, xc);
     if (!obj) {
         rc = -1;

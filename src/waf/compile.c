@@ -628,6 +628,13 @@ static int directive(void *ud, const struct seclang_directive *d, char *err, siz
             p->pcre_match_limit = (uint32_t)v;
         return 0;
     }
+    if (!strcasecmp(n, "SecUploadFileLimit")) {
+        size_t v;
+        if (size_arg(d, &v, err, errlen) < 0)
+            return -1;
+        p->upload_file_limit = v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+        return 0;
+    }
     if (!strcasecmp(n, "SecRequestBodyLimitAction") || !strcasecmp(n, "SecResponseBodyLimitAction")) {
         bool reject;
         if (d->nargs == 1 && !strcasecmp(d->args[0], "Reject"))
@@ -867,7 +874,7 @@ static int directive(void *ud, const struct seclang_directive *d, char *err, siz
         "SecAuditLogParts", "SecAuditLogType", "SecAuditLog", "SecAuditLog2",
         "SecStatusEngine", "SecAuditLogFormat", "SecAuditLogStorageDir", "SecDebugLog",
         "SecDebugLogLevel", "SecTmpSaveUploadedFiles", "SecUploadDir", "SecUploadFileMode",
-        "SecUploadKeepFiles", "SecUploadFileLimit", "SecCollectionTimeout",
+        "SecUploadKeepFiles", "SecCollectionTimeout",
         "SecAuditLogDirMode", "SecAuditLogFileMode", "SecWebAppId", "SecXmlExternalEntity",
         "SecServerSignature", "SecConnEngine",
     };

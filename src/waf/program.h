@@ -43,6 +43,7 @@ enum var_id {
     V_DURATION, V_TIME, V_TIME_DAY, V_TIME_EPOCH, V_TIME_HOUR, V_TIME_MIN, V_TIME_MON,
     V_TIME_SEC, V_TIME_WDAY, V_TIME_YEAR, V_HIGHEST_SEVERITY, V_WEBAPP_ID, V_SESSIONID,
     V_USERID, V_MSC_PCRE_LIMITS_EXCEEDED,
+    V_ARGS_JSON, /* internal: JSON body arguments, part of ARGS but not ARGS_POST (as v3) */
     V__COUNT
 };
 
@@ -182,6 +183,7 @@ struct waf_program {
     bool reqbody_limit_reject, resbody_limit_reject;
     unsigned json_depth_limit;
     unsigned args_limit;
+    unsigned upload_file_limit; /* SecUploadFileLimit, 0 = none (v3's default) */
     uint32_t pcre_match_limit;
     char **resbody_mime;
     size_t nresbody_mime;

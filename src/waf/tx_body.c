@@ -53,7 +53,7 @@ static int sink_arg(void *ctx, const char *name, size_t nlen, const char *val, s
 {
     struct sink_ctx *s = ctx;
     struct waf_tx *tx = s->tx;
-    if (tx->c[V_ARGS_GET].n + tx->c[V_ARGS_POST].n >= tx->p->args_limit) {
+    if (tx->c[V_ARGS_GET].n + tx->c[V_ARGS_POST].n + tx->c[V_ARGS_JSON].n >= tx->p->args_limit) {
         /* SecArgumentsLimit: ModSecurity stops adding and the 200007 rule
          * (&ARGS >= limit) reports it */
         return 0;
@@ -79,6 +79,10 @@ static int sink_part_header(void *ctx, const char *field, size_t flen, const cha
                             size_t llen)
 {
     struct sink_ctx *s = ctx;
+    /* ModSecurity 3.0.9 keeps the line end on these values; later releases
+     * and CRS's tests (922110) expect the header without it */
+    while (llen && (line[llen - 1] == '\n' || line[llen - 1] == '\r'))
+        llen--;
     tx_coll_add(s->tx, V_MULTIPART_PART_HEADERS, field, flen, line, llen);
     return 0;
 }
@@ -248,10 +252,14 @@ int tx_process_body(struct waf_tx *tx, const char *body, size_t n)
     case BP_URLENCODED:
         tx_add_args_urlencoded(tx, V_ARGS_POST, body, n);
         break;
-    case BP_JSON:
-        if (n && body_json_parse(body, n, tx->p->json_depth_limit, &sink, err, sizeof err) < 0)
+    case BP_JSON: {
+        /* JSON arguments are ARGS, not ARGS_POST, in ModSecurity v3 */
+        struct sink_ctx jc = {tx, V_ARGS_JSON, 0};
+        struct body_sink js = {&jc, sink_arg, sink_file, sink_part_header};
+        if (n && body_json_parse(body, n, tx->p->json_depth_limit, &js, err, sizeof err) < 0)
             body_error(tx, "JSON parsing error: ", err);
         break;
+    }
     case BP_XML:
         if (body_xml_parse(body, n, &tx->xml, err, sizeof err) < 0)
             body_error(tx, "XML parsing error: ", err);
@@ -268,7 +276,9 @@ int tx_process_body(struct waf_tx *tx, const char *body, size_t n)
                 ctl = h->v[i].vlen;
                 break;
             }
-        int rc = ct ? body_multipart_parse(ct, ctl, body, n, 100, &sink, &mi, err, sizeof err) : -1;
+        int rc = ct ? body_multipart_parse(ct, ctl, body, n, tx->p->upload_file_limit, &sink, &mi,
+                                          err, sizeof err)
+                     : -1;
         if (rc < 0)
             body_error(tx, "Multipart parsing error: ", ct ? err : "no Content-Type");
         set_flag(tx, V_MULTIPART_BOUNDARY_QUOTED, mi.boundary_quoted);
@@ -277,15 +287,18 @@ int tx_process_body(struct waf_tx *tx, const char *body, size_t n)
         set_flag(tx, V_MULTIPART_DATA_AFTER, mi.data_after);
         set_flag(tx, V_MULTIPART_HEADER_FOLDING, mi.header_folding);
         set_flag(tx, V_MULTIPART_LF_LINE, mi.lf_line);
-        set_flag(tx, V_MULTIPART_CRLF_LF_LINES, mi.lf_line && mi.crlf_line);
+        set_flag(tx, V_MULTIPART_CRLF_LF_LINES, mi.crlf_lf_lines);
         set_flag(tx, V_MULTIPART_MISSING_SEMICOLON, mi.missing_semicolon);
         set_flag(tx, V_MULTIPART_INVALID_QUOTING, mi.invalid_quoting);
         set_flag(tx, V_MULTIPART_INVALID_PART, mi.invalid_part);
         set_flag(tx, V_MULTIPART_INVALID_HEADER_FOLDING, mi.invalid_header_folding);
-        set_flag(tx, V_MULTIPART_FILE_LIMIT_EXCEEDED, mi.file_limit_exceeded);
-        set_flag(tx, V_MULTIPART_UNMATCHED_BOUNDARY, mi.unmatched_boundary);
-        set_flag(tx, V_MULTIPART_STRICT_ERROR, mi.strict_error || rc < 0);
-        tx_set_scalar_num(tx, V_FILES_COMBINED_SIZE, (long long)mi.files_combined_size);
+        /* as v3.0.9: FILE_LIMIT_EXCEEDED is never set, UNMATCHED_BOUNDARY is
+         * a level (1 = a possible unmatched boundary), STRICT_ERROR is the
+         * parser's own verdict, FILES_COMBINED_SIZE only with files */
+        tx_set_scalar_num(tx, V_MULTIPART_UNMATCHED_BOUNDARY, mi.unmatched_boundary_level);
+        set_flag(tx, V_MULTIPART_STRICT_ERROR, mi.strict_error);
+        if (mi.files)
+            tx_set_scalar_num(tx, V_FILES_COMBINED_SIZE, (long long)mi.files_combined_size);
         break;
     }
     default:

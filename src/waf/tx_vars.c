@@ -263,11 +263,15 @@ int tx_resolve(struct waf_tx *tx, const struct target *t)
         rc = resolve_coll(tx, t, V_ARGS_GET, V_ARGS, false);
         if (!rc)
             rc = resolve_coll(tx, t, V_ARGS_POST, V_ARGS, false);
+        if (!rc)
+            rc = resolve_coll(tx, t, V_ARGS_JSON, V_ARGS, false);
         break;
     case V_ARGS_NAMES:
         rc = resolve_coll(tx, t, V_ARGS_GET, V_ARGS_NAMES, true);
         if (!rc)
             rc = resolve_coll(tx, t, V_ARGS_POST, V_ARGS_NAMES, true);
+        if (!rc)
+            rc = resolve_coll(tx, t, V_ARGS_JSON, V_ARGS_NAMES, true);
         break;
     case V_ARGS_GET_NAMES:
         rc = resolve_coll(tx, t, V_ARGS_GET, V_ARGS_GET_NAMES, true);

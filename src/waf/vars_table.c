@@ -108,6 +108,7 @@ static const struct var_info table[V__COUNT] = {
     [V_SESSIONID] = {"SESSIONID", S},
     [V_USERID] = {"USERID", S},
     [V_MSC_PCRE_LIMITS_EXCEEDED] = {"MSC_PCRE_LIMITS_EXCEEDED", S},
+    [V_ARGS_JSON] = {NULL, C},
 };
 #undef C
 #undef S
@@ -115,7 +116,7 @@ static const struct var_info table[V__COUNT] = {
 int vars_lookup(const char *name, size_t n)
 {
     for (int i = 0; i < V__COUNT; i++) {
-        const char *t = table[i].name;
+        const char *t = table[i].name; /* NULL: internal, not nameable in rules */
         if (t && strlen(t) == n && strncasecmp(t, name, n) == 0)
             return i;
     }
