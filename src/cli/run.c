@@ -1,11 +1,168 @@
+/* mamori run: the reverse proxy with the WAF in front of the app
+ * (src/proxy/). Flags are applied on top of the config file, at start and
+ * again at every SIGHUP reload, so the command line always wins. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "proxy/proxy.h"
+#include "waf/waf.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mamori run [OPTIONS]\n"
+            "Runs the reverse proxy: strict HTTP/1.1 at the edge, the WAF in the path,\n"
+            "events as JSON lines. SIGHUP reloads, SIGTERM drains and stops.\n"
+            "\n"
+            "  --config FILE            read FILE (docs/config.md); flags override it\n"
+            "  --listen ADDR:PORT       listen here (repeatable; IPv6 as [::1]:8080);\n"
+            "                           default 127.0.0.1:8080\n"
+            "  --upstream ADDR:PORT     the app (required here or in the config)\n"
+            "  --event-log FILE|off     default STATE_DIR/events.json\n"
+            "  --event-log-max-bytes N  cap on the event log's disk use (default 100m)\n"
+            "  --access-log FILE        also log every request\n"
+            "  --state-dir DIR          default ./mamori-state, /var/lib/mamori as root\n"
+            "  --workers N              worker threads (default: number of cores)\n"
+            "  --user NAME              as root: bind, then drop to NAME\n"
+            "  --allow-root             serve as root without --user (not recommended)\n"
+            "%s",
+            cli_rules_usage());
+}
+
+struct run_flags {
+    int argc;
+    char **argv;
+};
+
+static const char *const value_flags[][2] = {
+    {"--listen", "listen"},
+    {"--upstream", "upstream"},
+    {"--event-log", "event-log"},
+    {"--event-log-max-bytes", "event-log-max-bytes"},
+    {"--event-log-rotate-bytes", "event-log-rotate-bytes"},
+    {"--access-log", "access-log"},
+    {"--state-dir", "state-dir"},
+    {"--workers", "workers"},
+    {"--user", "user"},
+    {"--rules", "rules"},
+    {"--crs", "crs"},
+    {"--paranoia", "paranoia"},
+};
+
+static const char *flag_key(const char *a)
+{
+    for (size_t i = 0; i < sizeof value_flags / sizeof value_flags[0]; i++)
+        if (!strcmp(a, value_flags[i][0]))
+            return value_flags[i][1];
+    return NULL;
+}
+
+/* Applies the command line to c (called for every new generation). */
+static int overlay(struct proxy_config *c, void *ud)
+{
+    const struct run_flags *f = ud;
+    bool reset_listen = false;
+    for (int i = 1; i < f->argc; i++) {
+        const char *a = f->argv[i];
+        char err[512];
+        if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--no-crs") || !strcmp(a, "--detection-only") ||
+            !strcmp(a, "--allow-root")) {
+            const char *on = "on";
+            const char *key = a + 2;
+            if (!strcmp(a, "--no-crs")) {
+                c->no_crs = true;
+                continue;
+            }
+            if (proxy_config_set(c, key, &on, 1, err, sizeof err) < 0)
+                return -1;
+            continue;
+        }
+        const char *key = flag_key(a);
+        if (!key || i + 1 >= f->argc)
+            return -1;
+        const char *v = f->argv[++i];
+        if (!strcmp(key, "listen") && !reset_listen) {
+            c->nlisten = 0; /* --listen replaces the file's listeners */
+            reset_listen = true;
+        }
+        if (proxy_config_set(c, key, &v, 1, err, sizeof err) < 0) {
+            fprintf(stderr, "mamori run: %s %s: %s\n", a, v, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static struct waf_program *load_rules(const struct proxy_config *c, char *err, size_t errlen)
+{
+    struct rules_opts ro = {0};
+    for (size_t i = 0; i < c->nrules && i < sizeof ro.rules / sizeof ro.rules[0]; i++)
+        ro.rules[ro.nrules++] = c->rules[i];
+    ro.crs_dir = c->crs_dir;
+    ro.no_crs = c->no_crs;
+    ro.paranoia = c->paranoia;
+    ro.detection_only = c->detection_only;
+    struct waf_program *p = cli_load_rules(&ro, NULL);
+    if (!p)
+        snprintf(err, errlen, "the rule set did not load (see above)");
+    return p;
+}
 
 int cli_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "mamori run: not implemented yet in this version\n");
-    return 2;
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mamori run: --config needs a file\n");
+                return 2;
+            }
+            config = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--no-crs") || !strcmp(a, "--detection-only") ||
+            !strcmp(a, "--allow-root"))
+            continue;
+        if (flag_key(a)) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mamori run: %s needs a value\n", a);
+                return 2;
+            }
+            i++;
+            continue;
+        }
+        fprintf(stderr, "mamori run: unknown option '%s'\n", a);
+        usage(stderr);
+        return 2;
+    }
+    struct run_flags flags = {argc, argv};
+    struct proxy_config cfg;
+    proxy_config_init(&cfg);
+    if (config && proxy_config_load(&cfg, config) != 0) {
+        proxy_config_free(&cfg);
+        return 2;
+    }
+    char err[512];
+    if (overlay(&cfg, &flags) < 0) {
+        proxy_config_free(&cfg);
+        return 2;
+    }
+    if (proxy_config_finish(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "mamori run: %s\n", err);
+        proxy_config_free(&cfg);
+        return 2;
+    }
+    struct proxy_run_opts o = {.load_rules = load_rules, .overlay = overlay, .overlay_ud = &flags};
+    return proxy_serve(&cfg, &o);
 }

@@ -64,6 +64,7 @@ void proxy_config_init(struct proxy_config *c)
     c->upstream_timeout = 60000;
     c->drain_timeout = 30000;
     c->event_log_max_bytes = 100u << 20;
+    c->max_connections = 10000;
     for (size_t i = 0; i < sizeof default_strip / sizeof default_strip[0]; i++)
         c->strip[c->nstrip++] = xstrdup(default_strip[i]);
     c->referrer_policy = xstrdup("strict-origin-when-cross-origin");
@@ -288,6 +289,7 @@ static const struct size_key size_keys[] = {
     {"max-response-header-bytes", offsetof(struct proxy_config, max_response_head), 256},
     {"event-log-max-bytes", offsetof(struct proxy_config, event_log_max_bytes), 4096},
     {"event-log-rotate-bytes", offsetof(struct proxy_config, event_log_rotate_bytes), 1024},
+    {"max-connections", offsetof(struct proxy_config, max_connections), 1},
 };
 
 int proxy_config_set(struct proxy_config *c, const char *key, const char *const *args,

@@ -100,6 +100,7 @@ struct proxy_config {
     char *hsts;                   /* value for TLS responses; NULL = not added */
     bool nosniff;
 
+    size_t max_connections; /* client connections, all workers together */
     int workers;    /* 0: number of cores */
     char *user;     /* drop to this user after binding (when root) */
     bool allow_root;

@@ -55,6 +55,7 @@ struct proxy_shared {
     struct proxy_gen *_Atomic cur;
     void *mu;                   /* pthread_mutex_t*, guards taking a ref on cur */
     atomic_ulong conns_total;
+    int nworkers;
 };
 /* A counted reference to the current generation. */
 struct proxy_gen *proxy_shared_acquire(struct proxy_shared *s);
