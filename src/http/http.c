@@ -491,6 +491,13 @@ static int classify_target(struct pstate *s, struct http_request *r)
     bool is_connect = r->method.n == 7 && memcmp(r->method.p, "CONNECT", 7) == 0;
     size_t off = (size_t)(t - s->buf);
 
+    /* A fragment never belongs in a request-target (RFC 9112 3.2); a
+     * server that drops it and one that keeps it would see different
+     * paths, so the strict edge refuses it. */
+    const char *frag = memchr(t, '#', n);
+    if (strict && frag)
+        return fail(s, 400, "fragment in request-target", (size_t)(frag - s->buf));
+
     if (n > 0 && t[0] == '/') {
         if (strict && is_connect)
             return fail(s, 400, "CONNECT needs an authority-form target", off);
@@ -614,6 +621,7 @@ struct framing {
     size_t te_chunked, te_other;
     size_t cl_off, te_off;
     size_t nhost, host2_off;
+    bool host_empty;
     bool conn_close, conn_keep;
 };
 
@@ -666,6 +674,7 @@ static int scan_framing(struct pstate *s, struct framing *f)
             if (IEQ(h->name.p, 4, "host")) {
                 if (++f->nhost == 2)
                     f->host2_off = off;
+                f->host_empty = h->value.n == 0;
                 if (strict && h->value.n && !authority_ok(h->value.p, h->value.n, false))
                     return fail(s, 400, "invalid Host", off);
             }
@@ -829,6 +838,12 @@ int http_parse_request_head(const char *buf, size_t len, enum http_mode mode,
             goto out;
         if (f.nhost > 1) {
             rc = fail(&s, 400, "more than one Host", f.host2_off);
+            goto out;
+        }
+        if (out->version_minor == 1 && f.nhost == 1 && f.host_empty && out->form != HTTP_FORM_ABSOLUTE) {
+            /* with an origin-form target, an empty Host leaves the request
+             * without an authority (RFC 9112 3.2) */
+            rc = fail(&s, 400, "empty Host", ls);
             goto out;
         }
         if (out->version_minor == 1 && f.nhost == 0) {

@@ -124,4 +124,18 @@ void crs_echo_to_http(const struct crs_echo_response *r, struct http_response *o
  * what differs to out. Returns 0 when all agree. */
 int crs_selftest(FILE *out);
 
+/* ---- wire.c: the same stage through a running proxy ------------------ */
+struct crs_wire {
+    const char *host;      /* the proxy's address (IPv4) */
+    int port;
+    const char *source_ip; /* bind the client here (e.g. 127.0.0.2), or NULL */
+    const char *log_path;  /* the proxy's JSON event log */
+    long log_off;          /* how much of it earlier requests consumed */
+};
+/* Sends raw, sets *status (0 when no response came), and calls on_rule for
+ * every rule the proxy logged for this request. */
+int crs_wire_send(struct crs_wire *w, const char *raw, size_t n, int *status,
+                  void (*on_rule)(void *ud, int id, const char *line), void *ud, char *err,
+                  size_t errlen);
+
 #endif

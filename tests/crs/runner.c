@@ -41,6 +41,7 @@ struct opts {
     } only[MAX_ONLY];
     size_t nonly;
     bool verbose, dump, list_failures;
+    struct crs_wire wire; /* wire.host set: through a running proxy */
 };
 
 struct known {
@@ -121,10 +122,26 @@ static int parse_args(int argc, char **argv, struct opts *o)
         else if (strcmp(a, "--list-failures") == 0)
             o->list_failures = true;
         else if ((strcmp(a, "--shared") == 0 || strcmp(a, "--known") == 0 || strcmp(a, "--only") == 0 ||
-                  strcmp(a, "--client-ip") == 0) &&
+                  strcmp(a, "--client-ip") == 0 || strcmp(a, "--wire") == 0 ||
+                  strcmp(a, "--wire-log") == 0 || strcmp(a, "--wire-source") == 0) &&
                  i + 1 < argc) {
             const char *v = argv[++i];
-            if (strcmp(a, "--shared") == 0)
+            if (strcmp(a, "--wire") == 0) {
+                static char host[64];
+                const char *colon = strrchr(v, ':');
+                if (!colon || (size_t)(colon - v) >= sizeof host || atoi(colon + 1) <= 0) {
+                    fprintf(stderr, "crs_runner: --wire wants HOST:PORT\n");
+                    return -1;
+                }
+                memcpy(host, v, (size_t)(colon - v));
+                host[colon - v] = '\0';
+                o->wire.host = host;
+                o->wire.port = atoi(colon + 1);
+            } else if (strcmp(a, "--wire-log") == 0)
+                o->wire.log_path = v;
+            else if (strcmp(a, "--wire-source") == 0)
+                o->wire.source_ip = v;
+            else if (strcmp(a, "--shared") == 0)
                 o->shared = v;
             else if (strcmp(a, "--client-ip") == 0)
                 o->client_ip = v;
@@ -150,6 +167,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             usage(stderr);
             return -1;
         }
+    }
+    if (o->wire.host && !o->wire.log_path) {
+        fprintf(stderr, "crs_runner: --wire needs --wire-log FILE (the proxy's event log)\n");
+        return -1;
     }
     return 0;
 }
@@ -316,6 +337,12 @@ static void on_match(void *ud, const struct waf_match *m)
     l->ids[l->nids++] = m->id;
 }
 
+static void on_wire_rule(void *ud, int id, const char *line)
+{
+    struct waf_match m = {.id = id, .line = line};
+    on_match(ud, &m);
+}
+
 /* ---- checking ------------------------------------------------------------ */
 
 /* Rule ids in the log, found the way go-ftw finds them:
@@ -429,9 +456,12 @@ static int regex_any_line(const char *re, const char *log, char *why, size_t why
     return found;
 }
 
+static bool wire_mode;
+
 static bool stage_checkable(const struct crs_stage *st)
 {
-    return st->n_expect_ids || st->n_no_expect_ids || st->match_regex || st->no_match_regex;
+    return st->n_expect_ids || st->n_no_expect_ids || st->match_regex || st->no_match_regex ||
+           (wire_mode && st->has_status);
 }
 
 /* Returns true when the stage passes; otherwise why says what failed. */
@@ -544,6 +574,15 @@ static int run_stage(struct run_ctx *c, const struct crs_stage *st, char *engine
         .on_match = on_match,
         .ud = &c->log,
     };
+    if (c->o->wire.host) {
+        struct crs_wire *w = (struct crs_wire *)&c->o->wire;
+        int status = 0;
+        int rc = crs_wire_send(w, c->raw.p, c->raw.len, &status, on_wire_rule, &c->log, engine_err,
+                               errlen);
+        c->resp.status = status;
+        c->resp.reason = "(from the proxy)";
+        return rc;
+    }
     /* A stage that expects the server itself to refuse the request (a 4xx
      * in DetectionOnly can only come from the server) is judged the way
      * mamori's proxy would handle it: its strict parser answers first and
@@ -671,11 +710,17 @@ int main(int argc, char **argv)
     }
     if (known_load(&known, o.known_path ? o.known_path : "tests/crs/known-failures.txt", o.known_path != NULL) < 0)
         goto out;
-    prog = load_program(o.shared);
-    if (!prog)
-        goto out;
-    printf("crs: %zu rules loaded; %zu tests (%zu stages) in %zu files\n", waf_program_rule_count(prog),
-           suite.ntests, suite.nstages, suite.nfiles);
+    wire_mode = o.wire.host != NULL;
+    if (wire_mode) {
+        printf("crs: through the proxy at %s:%d (events from %s); %zu tests (%zu stages) in %zu files\n",
+               o.wire.host, o.wire.port, o.wire.log_path, suite.ntests, suite.nstages, suite.nfiles);
+    } else {
+        prog = load_program(o.shared);
+        if (!prog)
+            goto out;
+        printf("crs: %zu rules loaded; %zu tests (%zu stages) in %zu files\n",
+               waf_program_rule_count(prog), suite.ntests, suite.nstages, suite.nfiles);
+    }
 
     ft = calloc(suite.nfiles ? suite.nfiles : 1, sizeof *ft);
     if (!ft)
@@ -722,7 +767,14 @@ int main(int argc, char **argv)
             }
             if (!stage_checkable(st))
                 continue;
-            if (!check_stage(st, c.log.lines.p ? c.log.lines.p : "", why, sizeof why)) {
+            bool stage_ok = check_stage(st, c.log.lines.p ? c.log.lines.p : "", why, sizeof why);
+            if (wire_mode && st->has_status && c.resp.status != st->status) {
+                size_t wl = strlen(why);
+                snprintf(why + wl, sizeof why - wl, "%sstatus %d, expected %d", wl ? "; " : "",
+                         c.resp.status, st->status);
+                stage_ok = false;
+            }
+            if (!stage_ok) {
                 ok = false;
                 if (eerr[0]) {
                     size_t wl = strlen(why);
