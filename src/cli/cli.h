@@ -22,6 +22,9 @@ struct rules_opts {
     int paranoia;        /* 0 = leave CRS's default */
     bool detection_only;
     bool no_crs;         /* --rules given: only those files (plus the engine base) */
+    bool managed;        /* rules/mamori-managed.conf after CRS (mamori run) */
+    const char *pre_text; /* SecLang loaded before CRS (compiled allowlists), or NULL */
+    const char *pre_name; /* its name in error messages */
 };
 
 /* Parses one rule-set option at argv[*i]; returns 1 if consumed, 0 if not a

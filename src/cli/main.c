@@ -15,8 +15,13 @@ static void usage(FILE *f)
           "  config  check a configuration file (mamori config check FILE)\n"
           "  audit   check this host (or a mounted image) for security problems\n"
           "  probe   check a web site from the outside\n"
+          "  watch   follow auth and web logs, ban brute-forcers, tell the admin\n"
+          "          (--once FILE... replays old logs)\n"
+          "  bans    list, add or remove bans (nftables and the store)\n"
+          "  events  query the event store\n"
+          "  notify  send a message to the configured channels\n"
           "\n"
-          "Not built yet: watch, bans, events, notify, scan-log.\n"
+          "Not built yet: scan-log.\n"
           "\n"
           "Run 'mamori COMMAND --help' for a command's options.\n",
           f);
@@ -41,11 +46,19 @@ int main(int argc, char **argv)
         return cli_audit(argc - 1, argv + 1);
     if (!strcmp(cmd, "probe"))
         return cli_probe(argc - 1, argv + 1);
+    if (!strcmp(cmd, "watch"))
+        return cli_watch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bans"))
+        return cli_bans(argc - 1, argv + 1);
+    if (!strcmp(cmd, "events"))
+        return cli_events(argc - 1, argv + 1);
+    if (!strcmp(cmd, "notify"))
+        return cli_notify(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
     }
-    static const char *planned[] = {"watch", "bans", "events", "notify", "scan-log"};
+    static const char *planned[] = {"scan-log"};
     for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++) {
         if (!strcmp(cmd, planned[i])) {
             fprintf(stderr, "mamori: '%s' is not implemented yet in this version\n", cmd);
