@@ -78,7 +78,7 @@ static void parent_dir(const char *path, char *out, size_t n)
     if (!slash)
         snprintf(out, n, ".");
     else
-        snprintf(out, n, "%.*s", (int)(slash - path ? slash - path : 1), path);
+        snprintf(out, n, "%.*s", (int)(slash > path ? slash - path : 1), path);
 }
 
 static struct proxy_log *open_log(const char *path, size_t rot, size_t max,
