@@ -2,6 +2,7 @@
  * (every problem as "file:line: problem"), then compiles the rule set it
  * names and opens its certificates, exactly as `mamori run` would. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -46,15 +47,41 @@ int cli_config(int argc, char **argv)
     ro.no_crs = c.no_crs;
     ro.paranoia = c.paranoia;
     ro.detection_only = c.detection_only;
+    ro.managed = c.managed_rules;
+    size_t xn;
+    char *excl = proxy_compile_allowlists(&c, &xn, err, sizeof err);
+    if (!excl && c.nallowlists) {
+        fprintf(stderr, "%s\n%s: the allowlist did not compile\n", err, file);
+        proxy_config_free(&c);
+        return 1;
+    }
+    ro.pre_text = excl;
+    ro.pre_name = "<allowlist>";
     double ms = 0;
     struct waf_program *p = cli_load_rules(&ro, &ms);
+    free(excl);
     if (!p) {
         fprintf(stderr, "%s: the rule set did not load\n", file);
         proxy_config_free(&c);
         return 1;
     }
+    char shield[512] = "";
+    if (proxy_shield_wanted(&c)) {
+        /* the lists, path rules and challenge key, read as a reload would */
+        struct proxy_shield *s = proxy_shield_build(&c, NULL, err, sizeof err);
+        if (!s) {
+            fprintf(stderr, "%s\n%s: the bot shield did not load\n", err, file);
+            waf_program_free(p);
+            proxy_config_free(&c);
+            return 1;
+        }
+        proxy_shield_describe(s, shield, sizeof shield);
+        proxy_shield_unref(s);
+    }
     printf("%s: ok (%zu listener%s, upstream %s, %zu rules compiled in %.0f ms)\n", file,
            c.nlisten, c.nlisten == 1 ? "" : "s", c.upstream.text, waf_program_rule_count(p), ms);
+    if (shield[0])
+        printf("%s: %s\n", file, shield);
     waf_program_free(p);
     proxy_config_free(&c);
     return 0;

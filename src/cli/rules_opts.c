@@ -124,6 +124,11 @@ struct waf_program *cli_load_rules(const struct rules_opts *o, double *load_ms)
         waf_builder_add_string(b, "SecRuleEngine DetectionOnly\n", "<--detection-only>", err,
                                sizeof err) < 0)
         goto fail;
+    /* exclusions are phase-1 ctl: rules and must precede what they exclude */
+    if (o->pre_text && waf_builder_add_string(b, o->pre_text,
+                                              o->pre_name ? o->pre_name : "<allowlist>", err,
+                                              sizeof err) < 0)
+        goto fail;
     if (!o->no_crs) {
         if (o->crs_dir) {
             snprintf(path, sizeof path, "%s/crs-setup.conf", o->crs_dir);
@@ -157,6 +162,11 @@ struct waf_program *cli_load_rules(const struct rules_opts *o, double *load_ms)
             snprintf(path, sizeof path, "%s/rules/*.conf", o->crs_dir);
         else
             snprintf(path, sizeof path, "%s", DEBIAN_CRS_RULES);
+        if (waf_builder_add_file(b, path, err, sizeof err) < 0)
+            goto fail;
+    }
+    if (o->managed) {
+        snprintf(path, sizeof path, "%s/mamori-managed.conf", dir);
         if (waf_builder_add_file(b, path, err, sizeof err) < 0)
             goto fail;
     }

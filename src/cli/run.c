@@ -27,6 +27,18 @@ static void usage(FILE *f)
             "  --workers N              worker threads (default: number of cores)\n"
             "  --user NAME              as root: bind, then drop to NAME\n"
             "  --allow-root             serve as root without --user (not recommended)\n"
+            "bot shield (docs/shield.md; all off unless given):\n"
+            "  --rate-limit RATE        e.g. 10r/s,burst=20; per client address; repeatable;\n"
+            "                           add ,path=/api | ,method | ,header=X-Api-Key to key it\n"
+            "  --deny-list FILE         refuse these addresses/CIDRs (403); repeatable\n"
+            "  --allow-list FILE        trusted clients: skip bans, lists, rate limits, challenge\n"
+            "  --tor-list FILE          Tor exit list (loaded leniently), refused (403)\n"
+            "  --proxy-list FILE        open-proxy / reputation feed, refused (403)\n"
+            "  --challenge              proof-of-work page for browsers without a pass cookie\n"
+            "  --challenge-difficulty N leading zero bits, 1-32 (default 16)\n"
+            "  --bans                   ban clients that collect blocks, 429s and 4xx\n"
+            "  --allowlist FILE         WAF exclusions in line form, loaded before CRS\n"
+            "  --no-managed-rules       do not load rules/mamori-managed.conf (default: loaded)\n"
             "%s",
             cli_rules_usage());
 }
@@ -49,7 +61,32 @@ static const char *const value_flags[][2] = {
     {"--rules", "rules"},
     {"--crs", "crs"},
     {"--paranoia", "paranoia"},
+    {"--rate-limit", "rate-limit"},
+    {"--deny-list", "deny-list"},
+    {"--allow-list", "allow-list"},
+    {"--tor-list", "tor-list"},
+    {"--proxy-list", "proxy-list"},
+    {"--challenge-difficulty", "challenge-difficulty"},
+    {"--allowlist", "allowlist"},
 };
+
+/* Flags without a value: the directive and the value they set. */
+static const char *const bool_flags[][3] = {
+    {"--detection-only", "detection-only", "on"},
+    {"--allow-root", "allow-root", "on"},
+    {"--challenge", "challenge", "on"},
+    {"--bans", "bans", "on"},
+    {"--managed-rules", "managed-rules", "on"},
+    {"--no-managed-rules", "managed-rules", "off"},
+};
+
+static int bool_flag(const char *a)
+{
+    for (size_t i = 0; i < sizeof bool_flags / sizeof bool_flags[0]; i++)
+        if (!strcmp(a, bool_flags[i][0]))
+            return (int)i;
+    return -1;
+}
 
 static const char *flag_key(const char *a)
 {
@@ -71,15 +108,14 @@ static int overlay(struct proxy_config *c, void *ud)
             i++;
             continue;
         }
-        if (!strcmp(a, "--no-crs") || !strcmp(a, "--detection-only") ||
-            !strcmp(a, "--allow-root")) {
-            const char *on = "on";
-            const char *key = a + 2;
-            if (!strcmp(a, "--no-crs")) {
-                c->no_crs = true;
-                continue;
-            }
-            if (proxy_config_set(c, key, &on, 1, err, sizeof err) < 0)
+        if (!strcmp(a, "--no-crs")) {
+            c->no_crs = true;
+            continue;
+        }
+        int bf = bool_flag(a);
+        if (bf >= 0) {
+            const char *v = bool_flags[bf][2];
+            if (proxy_config_set(c, bool_flags[bf][1], &v, 1, err, sizeof err) < 0)
                 return -1;
             continue;
         }
@@ -108,7 +144,15 @@ static struct waf_program *load_rules(const struct proxy_config *c, char *err, s
     ro.no_crs = c->no_crs;
     ro.paranoia = c->paranoia;
     ro.detection_only = c->detection_only;
+    ro.managed = c->managed_rules;
+    size_t n;
+    char *excl = proxy_compile_allowlists(c, &n, err, errlen);
+    if (!excl && c->nallowlists)
+        return NULL;
+    ro.pre_text = excl;
+    ro.pre_name = "<allowlist>";
     struct waf_program *p = cli_load_rules(&ro, NULL);
+    free(excl);
     if (!p)
         snprintf(err, errlen, "the rule set did not load (see above)");
     return p;
@@ -131,8 +175,7 @@ int cli_run(int argc, char **argv)
             config = argv[++i];
             continue;
         }
-        if (!strcmp(a, "--no-crs") || !strcmp(a, "--detection-only") ||
-            !strcmp(a, "--allow-root"))
+        if (!strcmp(a, "--no-crs") || bool_flag(a) >= 0)
             continue;
         if (flag_key(a)) {
             if (i + 1 >= argc) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy/proxy.h"
+#include "shield/shield.h"
 
 #define CFG_MAX_LINE 4096
 #define CFG_MAX_ARGS 64
@@ -70,6 +71,9 @@ void proxy_config_init(struct proxy_config *c)
     c->referrer_policy = xstrdup("strict-origin-when-cross-origin");
     c->hsts = xstrdup("max-age=31536000");
     c->nosniff = true;
+    c->block_tor = true;
+    c->block_proxy = true;
+    c->managed_rules = true;
 }
 
 void proxy_config_free(struct proxy_config *c)
@@ -93,6 +97,19 @@ void proxy_config_free(struct proxy_config *c)
     free(c->referrer_policy);
     free(c->hsts);
     free(c->user);
+    for (size_t i = 0; i < c->nrate; i++)
+        free(c->rate[i].arg);
+    for (int k = 0; k < PROXY_LIST_KINDS; k++)
+        for (size_t i = 0; i < c->nlists[k]; i++)
+            free(c->lists[k][i]);
+    for (size_t i = 0; i < c->npath_allow; i++) {
+        free(c->path_allow[i].prefix);
+        for (size_t j = 0; j < c->path_allow[i].nitems; j++)
+            free(c->path_allow[i].items[j]);
+    }
+    free(c->challenge_key);
+    for (size_t i = 0; i < c->nallowlists; i++)
+        free(c->allowlists[i]);
     memset(c, 0, sizeof(*c));
 }
 
@@ -292,9 +309,230 @@ static const struct size_key size_keys[] = {
     {"max-connections", offsetof(struct proxy_config, max_connections), 1},
 };
 
+static int add_files(const char *key, char **dst, size_t *n, const char *const *args,
+                     size_t nargs, char *err, size_t errlen)
+{
+    if (nargs < 1) {
+        snprintf(err, errlen, "%s takes FILE...", key);
+        return -1;
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        if (*n >= PROXY_MAX_LISTS) {
+            snprintf(err, errlen, "%s: too many files (max %d)", key, PROXY_MAX_LISTS);
+            return -1;
+        }
+        if (access(args[i], R_OK) != 0) {
+            snprintf(err, errlen, "%s: %s: %s", key, args[i], strerror(errno));
+            return -1;
+        }
+        if (!(dst[*n] = xstrdup(args[i]))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+/* rate-limit RATE [path PREFIX | method | header NAME], or the flag form
+ * "RATE[,burst=N][,path=PREFIX|,method|,header=NAME]". */
+static int set_rate(struct proxy_config *c, const char *const *args, size_t nargs, char *err,
+                    size_t errlen)
+{
+    if (nargs < 1) {
+        snprintf(err, errlen, "rate-limit takes RATE [path PREFIX | method | header NAME]");
+        return -1;
+    }
+    if (c->nrate >= PROXY_MAX_RATE) {
+        snprintf(err, errlen, "too many rate-limit rules (max %d)", PROXY_MAX_RATE);
+        return -1;
+    }
+    struct proxy_rate r = {0};
+    const char *s = args[0];
+    /* the rate and its burst are the leading part; options follow */
+    const char *opt = NULL;
+    for (const char *p = strchr(s, ','); p; p = strchr(p + 1, ','))
+        if (strncmp(p + 1, "burst=", 6)) {
+            opt = p;
+            break;
+        }
+    size_t rn = opt ? (size_t)(opt - s) : strlen(s);
+    char why[160];
+    if (shield_rate_parse(s, rn, &r.per_sec, &r.burst, why, sizeof why) < 0) {
+        snprintf(err, errlen, "rate-limit: %s", why);
+        return -1;
+    }
+    const char *kw = NULL, *val = NULL;
+    char kbuf[16];
+    if (opt) {
+        if (nargs > 1)
+            goto usage;
+        const char *o = opt + 1, *eq = strchr(o, '=');
+        size_t kn = eq ? (size_t)(eq - o) : strlen(o);
+        if (kn >= sizeof kbuf || strchr(o, ','))
+            goto usage;
+        memcpy(kbuf, o, kn);
+        kbuf[kn] = '\0';
+        kw = kbuf;
+        val = eq ? eq + 1 : NULL;
+    } else if (nargs > 1) {
+        kw = args[1];
+        val = nargs > 2 ? args[2] : NULL;
+        if (nargs > 3)
+            goto usage;
+    }
+    if (!kw) {
+        r.key = PROXY_RATE_ADDR;
+    } else if (!strcmp(kw, "method") && !val) {
+        r.key = PROXY_RATE_METHOD;
+    } else if (!strcmp(kw, "path") && val) {
+        if (val[0] != '/' || !valid_header_value(val) || strchr(val, ' ')) {
+            snprintf(err, errlen, "rate-limit: path '%s' must start with '/'", val);
+            return -1;
+        }
+        r.key = PROXY_RATE_PATH;
+    } else if (!strcmp(kw, "header") && val) {
+        if (!valid_header_name(val)) {
+            snprintf(err, errlen, "rate-limit: '%s' is not a header name", val);
+            return -1;
+        }
+        r.key = PROXY_RATE_HEADER;
+    } else {
+        goto usage;
+    }
+    if (val && !(r.arg = xstrdup(val))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    c->rate[c->nrate++] = r;
+    return 0;
+usage:
+    snprintf(err, errlen, "rate-limit takes RATE [path PREFIX | method | header NAME] "
+                          "(flag form: RATE[,burst=N][,path=PREFIX|,method|,header=NAME])");
+    return -1;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *s == '-' || *end || errno || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The bot shield's directives; 1 = not one of them. */
+static int set_shield(struct proxy_config *c, const char *key, const char *const *args,
+                      size_t nargs, char *err, size_t errlen)
+{
+    static const char *const list_keys[PROXY_LIST_KINDS] = {"deny-list", "allow-list",
+                                                            "tor-list", "proxy-list"};
+    for (int k = 0; k < PROXY_LIST_KINDS; k++)
+        if (!strcmp(key, list_keys[k]))
+            return add_files(key, c->lists[k], &c->nlists[k], args, nargs, err, errlen);
+    if (!strcmp(key, "allowlist"))
+        return add_files(key, c->allowlists, &c->nallowlists, args, nargs, err, errlen);
+    if (!strcmp(key, "rate-limit"))
+        return set_rate(c, args, nargs, err, errlen);
+    if (!strcmp(key, "block-tor") || !strcmp(key, "block-proxy") || !strcmp(key, "challenge") ||
+        !strcmp(key, "managed-rules") || !strcmp(key, "bans")) {
+        NEED(1);
+        bool *dst = !strcmp(key, "block-tor")     ? &c->block_tor
+                    : !strcmp(key, "block-proxy") ? &c->block_proxy
+                    : !strcmp(key, "bans")        ? &c->bans
+                    : !strcmp(key, "challenge")   ? &c->challenge
+                                                  : &c->managed_rules;
+        if (parse_bool(args[0], dst) < 0) {
+            snprintf(err, errlen, "%s takes on or off", key);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "challenge-difficulty") || !strcmp(key, "ban-threshold")) {
+        NEED(1);
+        unsigned long v;
+        bool diff = !strcmp(key, "challenge-difficulty");
+        if (parse_uint(args[0], 1, diff ? 32 : 1000000, &v) < 0) {
+            snprintf(err, errlen, "%s takes %s", key,
+                     diff ? "1-32 (leading zero bits)" : "1-1000000");
+            return -1;
+        }
+        *(diff ? &c->challenge_difficulty : &c->ban_threshold) = (unsigned)v;
+        return 0;
+    }
+    if (!strcmp(key, "challenge-cookie-ttl") || !strcmp(key, "ban-window") ||
+        !strcmp(key, "ban-time")) {
+        NEED(1);
+        unsigned ms;
+        if (proxy_parse_duration_ms(args[0], &ms) < 0 || ms < 1000) {
+            snprintf(err, errlen, "%s: '%s' is not a duration of at least 1s (e.g. 60s, 10m)", key,
+                     args[0]);
+            return -1;
+        }
+        unsigned *dst = !strcmp(key, "ban-window") ? &c->ban_window
+                        : !strcmp(key, "ban-time") ? &c->ban_time
+                                                   : &c->challenge_cookie_ttl;
+        *dst = ms / 1000;
+        return 0;
+    }
+    if (!strcmp(key, "rate-limit-table") || !strcmp(key, "ban-table")) {
+        NEED(1);
+        unsigned long v;
+        if (parse_uint(args[0], 64, 100000000, &v) < 0) {
+            snprintf(err, errlen, "%s takes 64-100000000 (entries)", key);
+            return -1;
+        }
+        *(!strcmp(key, "ban-table") ? &c->ban_table : &c->rate_table) = (size_t)v;
+        return 0;
+    }
+    if (!strcmp(key, "challenge-key")) {
+        NEED(1);
+        if (access(args[0], R_OK) != 0) {
+            snprintf(err, errlen, "challenge-key: %s: %s", args[0], strerror(errno));
+            return -1;
+        }
+        return set_str(&c->challenge_key, args[0]);
+    }
+    if (!strcmp(key, "path-allow")) {
+        if (nargs < 2 || nargs - 1 > PROXY_MAX_PATH_ITEMS) {
+            snprintf(err, errlen, "path-allow takes PREFIX FILE|CIDR... (at most %d)",
+                     PROXY_MAX_PATH_ITEMS);
+            return -1;
+        }
+        if (args[0][0] != '/') {
+            snprintf(err, errlen, "path-allow: prefix '%s' must start with '/'", args[0]);
+            return -1;
+        }
+        if (c->npath_allow >= PROXY_MAX_PATH_ALLOW) {
+            snprintf(err, errlen, "too many path-allow rules (max %d)", PROXY_MAX_PATH_ALLOW);
+            return -1;
+        }
+        struct proxy_path_allow *pa = &c->path_allow[c->npath_allow];
+        memset(pa, 0, sizeof *pa);
+        pa->prefix = xstrdup(args[0]);
+        c->npath_allow++; /* owned from here on: freed with the config */
+        for (size_t i = 1; i < nargs; i++) {
+            struct proxy_cidr tmp;
+            if (proxy_parse_cidr(args[i], &tmp) < 0 && access(args[i], R_OK) != 0) {
+                snprintf(err, errlen, "path-allow: '%s' is neither an address/CIDR nor a "
+                                      "readable file", args[i]);
+                return -1;
+            }
+            pa->items[pa->nitems++] = xstrdup(args[i]);
+        }
+        return 0;
+    }
+    return 1;
+}
+
 int proxy_config_set(struct proxy_config *c, const char *key, const char *const *args,
                      size_t nargs, char *err, size_t errlen)
 {
+    int sr = set_shield(c, key, args, nargs, err, errlen);
+    if (sr <= 0)
+        return sr;
     for (size_t i = 0; i < sizeof dur_keys / sizeof dur_keys[0]; i++)
         if (!strcmp(key, dur_keys[i].key)) {
             NEED(1);

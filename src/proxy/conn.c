@@ -225,12 +225,17 @@ void proxy_conn_update_events(struct conn *c)
     proxy_set_events(c->w, c->fd, c, &c->ev, want);
 }
 
+static void shield_note(struct conn *c);
+
 static void request_reset(struct conn *c)
 {
     if (c->tx) {
         waf_tx_free(c->tx);
         c->tx = NULL;
     }
+    if (c->shield_on)
+        shield_note(c);
+    c->shield_on = c->shield_blocked = c->shield_skip_note = false;
     if (c->g) {
         proxy_gen_unref(c->g);
         c->g = NULL;
@@ -360,6 +365,7 @@ static void block(struct conn *c)
     if (!redirect && status < 400)
         status = 403;
     c->status = status;
+    c->shield_blocked = true;
     proxy_log_event(c, c->g, "blocked", status, NULL);
     proxy_finish_tx(c);
     if (iv.action && !strcmp(iv.action, "drop")) {
@@ -541,6 +547,191 @@ static int build_uphead(struct conn *c, const struct http_request *req)
 
 static void body_done(struct conn *c);
 
+/* ---- the bot shield --------------------------------------------------------- */
+/* True when this (address, action) already had an event in this second on
+ * this worker; *left_out gets the count suppressed since the last event
+ * (approximate: two keys sharing a slot reset each other's count). */
+static bool shield_event_suppressed(struct conn *c, const char *action, unsigned *left_out)
+{
+    uint64_t k = 1469598103934665603ULL;
+    const uint8_t *a = c->shield_addr.b;
+    for (size_t i = 0; i < 16; i++)
+        k = (k ^ a[i]) * 1099511628211ULL;
+    for (const char *p = action; *p; p++)
+        k = (k ^ (uint8_t)*p) * 1099511628211ULL;
+    struct shield_seen *e = &c->w->seen[k % SHIELD_SEEN_SLOTS];
+    uint64_t sec = c->w->now / 1000;
+    *left_out = 0;
+    if (e->key == k && e->second == sec) {
+        e->suppressed++;
+        return true;
+    }
+    if (e->key == k)
+        *left_out = e->suppressed;
+    e->key = k;
+    e->second = sec;
+    e->suppressed = 0;
+    return false;
+}
+
+static void shield_event(struct conn *c, const char *action, int status, const char *reason)
+{
+    unsigned left_out;
+    if (shield_event_suppressed(c, action, &left_out))
+        return;
+    char extra[96] = "";
+    if (left_out)
+        snprintf(extra, sizeof extra, ",\"mamori.suppressed\":%u", left_out);
+    c->event_logged = true;
+    proxy_log_event_ex(c, c->g, action, status, reason, extra[0] ? extra : NULL);
+}
+
+/* After a response: counts it for bad behaviour; a new ban is an event
+ * of its own (with its own id). */
+static void shield_note(struct conn *c)
+{
+    struct proxy_gen *g = c->g;
+    if (!g || !g->shield || !g->cfg.bans || !c->status || c->shield_skip_note)
+        return;
+    unsigned ban = shield_note_response(proxy_shield_get(g->shield), &c->shield_addr, c->status,
+                                        c->shield_blocked, 0);
+    if (!ban)
+        return;
+    char reason[96], extra[64];
+    snprintf(reason, sizeof reason, "bad behaviour: banned for %u s", ban);
+    snprintf(extra, sizeof extra, ",\"mamori.ban_seconds\":%u", ban);
+    proxy_new_uid(c);
+    proxy_log_event_ex(c, g, "banned", c->status, reason, extra);
+    char ip[64];
+    fprintf(stderr, "mamori: banned %s for %u s (bad behaviour)\n",
+            shield_addr_format(&c->shield_addr, ip, sizeof ip), ban);
+}
+
+/* The path of the target (origin-form: up to '?'; absolute-form: after
+ * the authority). */
+static struct str target_path(const struct http_request *req)
+{
+    if (req->form != HTTP_FORM_ABSOLUTE)
+        return req->path;
+    const char *p = req->path.p, *e = p + req->path.n;
+    const char *sep = memchr(p, ':', req->path.n);
+    if (!sep || e - sep < 3)
+        return STR_LIT("/");
+    const char *slash = memchr(sep + 3, '/', (size_t)(e - sep - 3));
+    return slash ? str_make(slash, (size_t)(e - slash)) : STR_LIT("/");
+}
+
+static const char *shield_action_name(const struct shield_verdict *v)
+{
+    switch (v->action) {
+    case SHIELD_DENY: return !strcmp(v->reason, "banned") ? "denied_banned" : "denied_list";
+    case SHIELD_RATE_LIMITED: return "rate_limited";
+    case SHIELD_CHALLENGE: return "challenged";
+    case SHIELD_CHALLENGE_FAIL: return "challenge_failed";
+    case SHIELD_CHALLENGE_SOLVED: return "challenge_solved";
+    case SHIELD_PASS:
+    case SHIELD_PASS_ALLOWLISTED: break;
+    }
+    return "shield";
+}
+
+/* Runs the shield on a parsed head. True when it answered the request. */
+static bool shield_step(struct conn *c, const struct http_request *req)
+{
+    const struct proxy_config *cfg = &c->g->cfg;
+    struct shield *s = proxy_shield_get(c->g->shield);
+    struct shield_request r;
+    memset(&r, 0, sizeof r);
+    if (shield_addr_parse(c->client_ip, strlen(c->client_ip), &r.addr) < 0)
+        return false; /* cannot happen: client_ip is a checked address */
+    c->shield_on = true;
+    c->shield_addr = r.addr;
+    struct str path = target_path(req);
+    r.method = req->method.p;
+    r.method_len = req->method.n;
+    r.path = path.p;
+    r.path_len = path.n;
+    r.query = req->query.p;
+    r.query_len = req->query.n;
+    const struct http_header *h = http_header_find(req->headers, req->nheaders, "accept");
+    if (h) {
+        r.accept = h->value.p;
+        r.accept_len = h->value.n;
+    }
+    h = http_header_find(req->headers, req->nheaders, "cookie");
+    if (h) {
+        r.cookie = h->value.p;
+        r.cookie_len = h->value.n;
+    }
+    for (size_t i = 0; i < cfg->nrate; i++)
+        if (cfg->rate[i].key == PROXY_RATE_HEADER) {
+            h = http_header_find(req->headers, req->nheaders, cfg->rate[i].arg);
+            if (h) {
+                r.key_header = h->value.p;
+                r.key_header_len = h->value.n;
+            }
+            break; /* the shield takes one key header: the first rule's */
+        }
+    struct shield_verdict v;
+    shield_check(s, &r, &v);
+    if (v.action == SHIELD_PASS || v.action == SHIELD_PASS_ALLOWLISTED)
+        return false;
+
+    char body[16384];
+    struct shield_response out;
+    if (shield_render(s, &r, &v, body, sizeof body, &out) < 0) {
+        /* cannot happen with 16 KB; refuse rather than let it through */
+        c->shield_blocked = true;
+        proxy_reject(c, v.status >= 400 ? v.status : 403, "shield page did not render");
+        return true;
+    }
+    c->status = out.status;
+    c->shield_blocked = v.action == SHIELD_DENY;
+    /* Not counted for bans: a running ban (it would only extend itself)
+     * and challenge answers (a browser whose cookie expired meets a burst
+     * of 403s for its page's assets: that is not misbehaviour). */
+    c->shield_skip_note = (v.action == SHIELD_DENY && !strcmp(v.reason, "banned")) ||
+                          v.action == SHIELD_CHALLENGE || v.action == SHIELD_CHALLENGE_FAIL ||
+                          v.action == SHIELD_CHALLENGE_SOLVED;
+    char reason[160];
+    if (v.tag && v.tag[0])
+        snprintf(reason, sizeof reason, "%s (%s)", v.reason, v.tag);
+    else if (v.retry_after)
+        snprintf(reason, sizeof reason, "%s, retry after %u s", v.reason, v.retry_after);
+    else
+        snprintf(reason, sizeof reason, "%s", v.reason);
+    shield_event(c, shield_action_name(&v), out.status, reason);
+    proxy_log_access(c);
+
+    /* A refusal of the client itself closes; the rest keeps the
+     * connection when the request has no body to skip. */
+    bool keep = c->req_keep_alive && !req->has_body && v.action != SHIELD_DENY &&
+                !c->w->stopping;
+    char head[1024];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "X-Content-Type-Options: nosniff\r\n%s%s\r\n",
+                     out.status, proxy_status_reason(out.status), out.content_type, out.body_len,
+                     out.headers, keep ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        proxy_reject(c, 403, "shield page head too large");
+        return true;
+    }
+    proxy_out_append(c, head, (size_t)n);
+    if (!c->is_head)
+        proxy_out_append(c, out.body, out.body_len);
+    c->close_after = !keep;
+    if (keep) {
+        size_t hl = req->head_len;
+        memmove(c->in, c->in + hl, c->in_len - hl);
+        c->in_len -= hl;
+        c->head_scan = 0;
+    }
+    c->st = S_DONE;
+    proxy_timer_set(c->w, &c->t, TL_SEND);
+    return true;
+}
+
 static void start_request(struct conn *c, struct http_request *req)
 {
     struct proxy_worker *w = c->w;
@@ -558,6 +749,9 @@ static void start_request(struct conn *c, struct http_request *req)
         proxy_reject(c, 501, "CONNECT is not supported");
         return;
     }
+
+    if (c->g->shield && shield_step(c, req))
+        return;
 
     struct waf_tx_opts o = {
         .client_ip = c->client_ip,

@@ -31,6 +31,7 @@
 #include "core/buf.h"
 #include "http/http.h"
 #include "proxy/proxy_int.h"
+#include "shield/shield.h"
 
 #define IN_SLACK 16384
 #define IN_INITIAL 4096
@@ -134,6 +135,11 @@ struct conn {
     struct buf body;
     int status;
     bool event_logged;
+    /* the bot shield's view of this request (shield_on: it was checked) */
+    bool shield_on;
+    bool shield_blocked; /* refused by the shield or blocked by the WAF */
+    bool shield_skip_note; /* answered because of a ban: not counted again */
+    struct shield_addr shield_addr;
 
     /* upstream side */
     struct upconn *up;
@@ -159,8 +165,19 @@ struct conn {
     bool close_after;
 };
 
+/* Shield events are rate-limited per worker: at most one per (address,
+ * action) and second; the next one says how many were left out. A small
+ * direct-mapped cache, so a flood cannot grow it. */
+#define SHIELD_SEEN_SLOTS 256
+struct shield_seen {
+    uint64_t key;
+    uint64_t second;
+    unsigned suppressed;
+};
+
 struct proxy_worker {
     int id;
+    struct shield_seen seen[SHIELD_SEEN_SLOTS];
     int ep;
     int wakefd;
     int wake_kind;
@@ -219,6 +236,12 @@ void proxy_up_event(struct upconn *u, uint32_t events);
 /* action: blocked, detected, rejected or upstream_error; reason may be NULL */
 void proxy_log_event(struct conn *c, struct proxy_gen *g, const char *action, int status,
                      const char *reason);
+/* The same with extra JSON members (",\"k\":v..." or NULL); ignores
+ * event_logged and does not set it (a second event for one request). */
+void proxy_log_event_ex(struct conn *c, struct proxy_gen *g, const char *action, int status,
+                        const char *reason, const char *extra);
+/* The access-log line of a request answered without a transaction. */
+void proxy_log_access(struct conn *c);
 /* Phase 5 and the logs; the transaction stays until the request is reset. */
 void proxy_finish_tx(struct conn *c);
 

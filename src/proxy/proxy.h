@@ -25,6 +25,10 @@
 #define PROXY_MAX_RULES 64
 #define PROXY_MAX_STRIP 64
 #define PROXY_NAME_MAX 256
+#define PROXY_MAX_LISTS 16      /* files per list kind */
+#define PROXY_MAX_RATE 16       /* = SHIELD_MAX_RATE_RULES */
+#define PROXY_MAX_PATH_ALLOW 64 /* = SHIELD_MAX_PATH_RULES */
+#define PROXY_MAX_PATH_ITEMS 32
 
 struct waf_program;
 
@@ -51,6 +55,26 @@ struct proxy_cidr {
     uint8_t addr[16];
     int bits;
 };
+
+/* One rate-limit rule of the bot shield (docs/shield.md). */
+enum proxy_rate_key { PROXY_RATE_ADDR, PROXY_RATE_PATH, PROXY_RATE_METHOD, PROXY_RATE_HEADER };
+struct proxy_rate {
+    double per_sec;
+    unsigned burst;
+    enum proxy_rate_key key;
+    char *arg; /* path prefix (PATH) or header name (HEADER), else NULL */
+};
+
+/* "Only these addresses may reach PREFIX": each item a file or a CIDR. */
+struct proxy_path_allow {
+    char *prefix;
+    char *items[PROXY_MAX_PATH_ITEMS];
+    size_t nitems;
+};
+
+/* Which IP list a file feeds (index into proxy_config.lists). */
+enum proxy_list_kind { PROXY_LIST_DENY, PROXY_LIST_ALLOW, PROXY_LIST_TOR, PROXY_LIST_PROXY,
+                       PROXY_LIST_KINDS };
 
 struct proxy_config {
     char *source; /* config file path or NULL */
@@ -100,6 +124,26 @@ struct proxy_config {
     char *hsts;                   /* value for TLS responses; NULL = not added */
     bool nosniff;
 
+    /* bot shield (docs/shield.md); all off by default */
+    struct proxy_rate rate[PROXY_MAX_RATE];
+    size_t nrate;
+    size_t rate_table;                  /* keys per rate rule; 0 = shield default */
+    char *lists[PROXY_LIST_KINDS][PROXY_MAX_LISTS];
+    size_t nlists[PROXY_LIST_KINDS];
+    bool block_tor, block_proxy;        /* enforce tor-list / proxy-list (default on) */
+    struct proxy_path_allow path_allow[PROXY_MAX_PATH_ALLOW];
+    size_t npath_allow;
+    bool challenge;
+    unsigned challenge_difficulty;      /* 0 = shield default (16) */
+    unsigned challenge_cookie_ttl;      /* seconds; 0 = shield default (1h) */
+    char *challenge_key;                /* key file; NULL = random per process */
+    bool bans;                          /* bad-behaviour bans (default off) */
+    unsigned ban_threshold, ban_window, ban_time; /* 0 = shield defaults */
+    size_t ban_table;
+    bool managed_rules;                 /* rules/mamori-managed.conf after CRS (default on) */
+    char *allowlists[PROXY_MAX_LISTS];  /* line-form exclusions, compiled before CRS */
+    size_t nallowlists;
+
     size_t max_connections; /* client connections, all workers together */
     int workers;    /* 0: number of cores */
     char *user;     /* drop to this user after binding (when root) */
@@ -126,6 +170,34 @@ int proxy_parse_addr(const char *s, struct proxy_addr *a);
 int proxy_parse_cidr(const char *s, struct proxy_cidr *c);
 int proxy_parse_size(const char *s, size_t *out);
 int proxy_parse_duration_ms(const char *s, unsigned *out);
+
+/* The bot shield for a config: built aside (lists loaded, key read,
+ * exclusions compiled) so a reload can refuse a bad list before anything
+ * changes. Reference-counted; a generation holds one. */
+struct proxy_shield;
+/* Builds the shield for c. When prev was built from the same shield
+ * settings (everything but the list files), the new one shares prev's
+ * rate-limit and ban tables and only its lists are swapped in by
+ * proxy_shield_activate(); otherwise a new shield is built and the bans
+ * still running in prev are carried over. NULL with err on failure (then
+ * nothing changed). With no shield directive at all the result is a
+ * valid shield that passes everything. */
+struct proxy_shield *proxy_shield_build(const struct proxy_config *c, struct proxy_shield *prev,
+                                        char *err, size_t errlen);
+/* Makes a built shield live (swaps the new lists into a shared shield).
+ * Called once, right before its generation is published. */
+void proxy_shield_activate(struct proxy_shield *s);
+/* Whether c asks for the shield at all (else a generation has none and
+ * requests skip it). */
+bool proxy_shield_wanted(const struct proxy_config *c);
+void proxy_shield_unref(struct proxy_shield *s);
+/* One line for logs: "shield: 2 rate rules, deny 3 entries, ..." */
+void proxy_shield_describe(const struct proxy_shield *s, char *out, size_t n);
+/* The compiled allowlist exclusions of c (SecLang, NUL-terminated; ids
+ * 1001000 on), or NULL with *len 0 when there are none. On error NULL and
+ * err. The caller frees. */
+char *proxy_compile_allowlists(const struct proxy_config *c, size_t *len, char *err,
+                               size_t errlen);
 
 /* Flags applied on top of the file at start and at every reload. */
 typedef int (*proxy_config_overlay)(struct proxy_config *c, void *ud);

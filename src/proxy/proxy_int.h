@@ -44,6 +44,7 @@ struct proxy_gen {
     struct proxy_log *events; /* NULL when the event log is off */
     struct proxy_log *access; /* NULL when there is no access log */
     struct proxy_tls *tls;    /* NULL without certificates */
+    struct proxy_shield *shield; /* NULL when no shield directive is set */
 };
 void proxy_gen_ref(struct proxy_gen *g);
 void proxy_gen_unref(struct proxy_gen *g);
@@ -59,6 +60,11 @@ struct proxy_shared {
 };
 /* A counted reference to the current generation. */
 struct proxy_gen *proxy_shared_acquire(struct proxy_shared *s);
+
+/* ---- the bot shield (shield.c) --------------------------------------------- */
+struct shield;
+struct shield *proxy_shield_get(const struct proxy_shield *s);
+void proxy_shield_ref(struct proxy_shield *s);
 
 /* ---- workers (conn.c) ---------------------------------------------------- */
 struct proxy_worker;

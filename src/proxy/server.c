@@ -36,6 +36,7 @@ static void gen_free(struct proxy_gen *g)
     proxy_log_unref(g->events);
     proxy_log_unref(g->access);
     proxy_tls_free(g->tls);
+    proxy_shield_unref(g->shield);
     proxy_config_free(&g->cfg);
     free(g);
 }
@@ -131,6 +132,14 @@ static struct proxy_gen *gen_build(struct proxy_config *cfg, const struct proxy_
         g->tls = proxy_tls_new(&g->cfg, err, errlen);
         if (!g->tls)
             goto fail;
+    }
+    if (proxy_shield_wanted(&g->cfg)) {
+        g->shield = proxy_shield_build(&g->cfg, prev ? prev->shield : NULL, err, errlen);
+        if (!g->shield)
+            goto fail;
+        char d[512];
+        proxy_shield_describe(g->shield, d, sizeof d);
+        fprintf(stderr, "mamori: %s\n", d);
     }
     return g;
 fail:
@@ -256,6 +265,7 @@ fail:
 
 static void publish(struct proxy_shared *sh, struct proxy_gen *g)
 {
+    proxy_shield_activate(g->shield); /* shared tables: the new lists go live now */
     pthread_mutex_lock(sh->mu);
     struct proxy_gen *old = atomic_exchange(&sh->cur, g);
     pthread_mutex_unlock(sh->mu);

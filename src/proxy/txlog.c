@@ -19,6 +19,7 @@
 #include "waf/waf.h"
 
 /* ---- events and the access log ------------------------------------------- */
+static void log_access(struct conn *c, int status);
 static void json_field_str(struct buf *b, const char *key, const char *v, size_t max)
 {
     size_t n = strlen(v);
@@ -52,6 +53,14 @@ void proxy_log_event(struct conn *c, struct proxy_gen *g, const char *action, in
     if (!g || !g->events || c->event_logged)
         return;
     c->event_logged = true;
+    proxy_log_event_ex(c, g, action, status, reason, NULL);
+}
+
+void proxy_log_event_ex(struct conn *c, struct proxy_gen *g, const char *action, int status,
+                        const char *reason, const char *extra)
+{
+    if (!g || !g->events)
+        return;
     struct buf b;
     buf_init(&b, EVENT_MAX);
     char ts[48];
@@ -95,6 +104,8 @@ void proxy_log_event(struct conn *c, struct proxy_gen *g, const char *action, in
                    tx_score(c->tx, "blocking_inbound_anomaly_score", "anomaly_score"),
                    tx_score(c->tx, "blocking_outbound_anomaly_score", "outbound_anomaly_score"));
     }
+    if (extra)
+        buf_puts(&b, extra);
     if (buf_puts(&b, "}\n") < 0) {
         /* too long: keep the line valid JSON with what fits */
         buf_free(&b);
@@ -106,6 +117,8 @@ void proxy_log_event(struct conn *c, struct proxy_gen *g, const char *action, in
     proxy_log_write(g->events, b.p, b.len);
     buf_free(&b);
 }
+
+void proxy_log_access(struct conn *c) { log_access(c, c->status); }
 
 static void log_access(struct conn *c, int status)
 {

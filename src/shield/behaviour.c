@@ -155,3 +155,40 @@ void shield_behaviour_ban(struct shield_behaviour *b, const struct shield_addr *
 }
 
 size_t shield_behaviour_entries(const struct shield_behaviour *b) { return stab_count(&b->t); }
+
+/* Copies src's active bans into dst (a reload that builds a new shield
+ * keeps its bans). Each shard's bans are collected under its lock and
+ * applied after, so the two tables are never locked together. */
+size_t shield_behaviour_copy_bans(struct shield_behaviour *dst, struct shield_behaviour *src,
+                                  uint64_t now_ms)
+{
+    uint64_t now = shield_now_ms(now_ms);
+    uint32_t now_s = (uint32_t)(now / 1000u);
+    size_t copied = 0;
+    enum { CHUNK = 256 };
+    struct {
+        struct shield_addr a;
+        unsigned left;
+    } got[CHUNK];
+    for (int i = 0; i < STAB_SHARDS; i++) {
+        struct stab_shard *sh = &src->t.shard[i];
+        size_t n = 0;
+        pthread_mutex_lock(&sh->mu);
+        for (uint32_t k = sh->head; k != STAB_NIL && n < CHUNK; k = sh->e[k].next) {
+            const struct stab_entry *e = &sh->e[k];
+            uint32_t until = (uint32_t)(e->b >> 32);
+            if (until <= now_s)
+                continue;
+            struct shield_addr *a = &got[n].a;
+            memset(a, 0, sizeof *a);
+            a->family = e->key[15] == 6 ? 6 : 4;
+            memcpy(a->b, e->key, a->family == 6 ? 8 : 4);
+            got[n++].left = until - now_s;
+        }
+        pthread_mutex_unlock(&sh->mu);
+        for (size_t j = 0; j < n; j++)
+            shield_behaviour_ban(dst, &got[j].a, got[j].left, now);
+        copied += n;
+    }
+    return copied;
+}

@@ -142,6 +142,11 @@ unsigned shield_behaviour_banned(struct shield_behaviour *b, const struct shield
 void shield_behaviour_ban(struct shield_behaviour *b, const struct shield_addr *a,
                           unsigned seconds, uint64_t now_ms);
 size_t shield_behaviour_entries(const struct shield_behaviour *b);
+/* Copies the bans still running in src into dst (at most 256 per shard,
+ * 16,384 in all); returns how many. For a reload that builds a new
+ * shield. */
+size_t shield_behaviour_copy_bans(struct shield_behaviour *dst, struct shield_behaviour *src,
+                                  uint64_t now_ms);
 
 /* ---- challenge (challenge.c) --------------------------------------- */
 

@@ -145,6 +145,30 @@ TEST(behaviour_bans_over_threshold)
     shield_behaviour_free(b);
 }
 
+/* A reload that builds a new shield copies the running bans (IPv4 and an
+ * IPv6 /64), with the time they have left, and nothing else. */
+TEST(behaviour_copy_bans_keeps_running_bans)
+{
+    struct shield_behaviour *src = shield_behaviour_new(NULL);
+    struct shield_behaviour *dst = shield_behaviour_new(NULL);
+    uint64_t t0 = 1700000000000ULL;
+    struct shield_addr a = A("198.51.100.7"), v6 = A("2001:db8:1:2::99"),
+                       gone = A("198.51.100.8"), scored = A("198.51.100.9");
+    shield_behaviour_ban(src, &a, 600, t0);
+    shield_behaviour_ban(src, &v6, 60, t0);
+    shield_behaviour_ban(src, &gone, 10, t0);
+    CHECK_INT(shield_behaviour_note(src, &scored, 404, false, t0), 0);
+    CHECK_INT((int)shield_behaviour_copy_bans(dst, src, t0 + 20000), 2);
+    CHECK_INT(shield_behaviour_banned(dst, &a, t0 + 20000), 580);
+    struct shield_addr same64 = A("2001:db8:1:2::1");
+    CHECK_INT(shield_behaviour_banned(dst, &same64, t0 + 20000), 40);
+    CHECK_INT(shield_behaviour_banned(dst, &gone, t0 + 20000), 0);
+    CHECK_INT(shield_behaviour_banned(dst, &scored, t0 + 20000), 0);
+    CHECK_INT((int)shield_behaviour_entries(dst), 2);
+    shield_behaviour_free(src);
+    shield_behaviour_free(dst);
+}
+
 /* A million distinct clients (a quarter IPv6 /64s) through tables bounded
  * at 100,000: the bound holds, and a client that keeps coming back keeps
  * its state. Peak RSS is printed (inflated under ASan; bench/shield-bench.sh
