@@ -2,8 +2,8 @@
 # Full-stack proxy benchmark with wrk on loopback, all in one run:
 #   (a) nginx proxying to a fast backend (no WAF)
 #   (b) nginx + ModSecurity v3 (Debian's libmodsecurity3 + connector) + CRS v4 PL1
-#   (c) mamori run --no-crs              (the engine base only)
-#   (d) mamori run --crs CRS --paranoia 1 (CRS v4 PL1)
+#   (c) mamori run --no-crs --no-managed-rules (the engine base only)
+#   (d) mamori run --crs CRS --paranoia 1 --no-managed-rules (CRS v4 PL1: the same rules as (b))
 # Every front runs ONE worker; all proxy to the same backend (nginx, 1
 # worker, `return 200` with a 174-byte HTML page). Two requests, as in
 # /work/shared/peers/modsec-bench: a GET with browser headers and a 2 KB
@@ -156,10 +156,10 @@ PY
 
 "$NGINX" -p "$RUN_DIR" -c "$RUN_DIR/backend.conf" -e "$RUN_DIR/logs/backend-start.log"
 "$NGINX" -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/logs/front-start.log"
-"$MAMORI" run --listen 127.0.0.1:$M_NORULES --upstream 127.0.0.1:$BACKEND --no-crs --workers 1 \
+"$MAMORI" run --listen 127.0.0.1:$M_NORULES --upstream 127.0.0.1:$BACKEND --no-crs --no-managed-rules --workers 1 \
     --state-dir "$RUN_DIR/state-a" --allow-root 2>"$RUN_DIR/logs/mamori-norules.log" &
 pids+=($!)
-"$MAMORI" run --listen 127.0.0.1:$M_CRS --upstream 127.0.0.1:$BACKEND --crs "$CRS" --paranoia 1 \
+"$MAMORI" run --listen 127.0.0.1:$M_CRS --upstream 127.0.0.1:$BACKEND --crs "$CRS" --paranoia 1 --no-managed-rules \
     --workers 1 --state-dir "$RUN_DIR/state-b" --allow-root 2>"$RUN_DIR/logs/mamori-crs.log" &
 pids+=($!)
 for port in $BACKEND $NGX_PROXY $NGX_MODSEC $M_NORULES $M_CRS; do
