@@ -20,6 +20,7 @@ static void usage(FILE *f)
           "  bans    list, add or remove bans (nftables and the store)\n"
           "  events  query the event store\n"
           "  notify  send a message to the configured channels\n"
+          "  exclude propose the narrowest exclusion for a blocked request (event id or request)\n"
           "\n"
           "Not built yet: scan-log.\n"
           "\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return cli_events(argc - 1, argv + 1);
     if (!strcmp(cmd, "notify"))
         return cli_notify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "exclude"))
+        return cli_exclude(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
