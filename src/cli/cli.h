@@ -14,6 +14,7 @@ int cli_config(int argc, char **argv); /* src/cli/config.c */
 int cli_audit(int argc, char **argv);  /* src/cli/audit.c */
 int cli_probe(int argc, char **argv);  /* src/cli/probe.c */
 int cli_exclude(int argc, char **argv); /* src/cli/exclude.c */
+int cli_lists(int argc, char **argv);   /* src/cli/lists.c */
 
 /* Rule-set options shared by eval, bench and run. */
 struct rules_opts {

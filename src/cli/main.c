@@ -21,6 +21,7 @@ static void usage(FILE *f)
           "  events  query the event store\n"
           "  notify  send a message to the configured channels\n"
           "  exclude propose the narrowest exclusion for a blocked request (event id or request)\n"
+          "  lists   refresh an IP list file from a URL (run from a timer)\n"
           "\n"
           "Not built yet: scan-log.\n"
           "\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
         return cli_notify(argc - 1, argv + 1);
     if (!strcmp(cmd, "exclude"))
         return cli_exclude(argc - 1, argv + 1);
+    if (!strcmp(cmd, "lists"))
+        return cli_lists(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
