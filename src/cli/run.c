@@ -1,11 +1,16 @@
 /* mamori run: the reverse proxy with the WAF in front of the app
  * (src/proxy/). Flags are applied on top of the config file, at start and
  * again at every SIGHUP reload, so the command line always wins. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "watch/watch.h"
 #include "proxy/proxy.h"
 #include "waf/waf.h"
 
@@ -17,6 +22,8 @@ static void usage(FILE *f)
             "events as JSON lines. SIGHUP reloads, SIGTERM drains and stops.\n"
             "\n"
             "  --config FILE            read FILE (docs/config.md); flags override it\n"
+            "  --watch WATCH.CONF       also run the watchers (docs/watch.md) as a child process:\n"
+            "                           auth/web logs and this proxy's events -> bans, alerts\n"
             "  --listen ADDR:PORT       listen here (repeatable; IPv6 as [::1]:8080);\n"
             "                           default 127.0.0.1:8080\n"
             "  --upstream ADDR:PORT     the app (required here or in the config)\n"
@@ -104,7 +111,7 @@ static int overlay(struct proxy_config *c, void *ud)
     for (int i = 1; i < f->argc; i++) {
         const char *a = f->argv[i];
         char err[512];
-        if (!strcmp(a, "--config")) {
+        if (!strcmp(a, "--config") || !strcmp(a, "--watch")) {
             i++;
             continue;
         }
@@ -158,9 +165,43 @@ static struct waf_program *load_rules(const struct proxy_config *c, char *err, s
     return p;
 }
 
+/* `mamori run --watch FILE`: the watchers run as a child process (their own
+ * privileges: the watch module keeps a helper for nftables and drops the
+ * rest), started before the proxy binds and drops, stopped when it exits. */
+static pid_t start_watch(const char *conf)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "mamori run: cannot start the watchers: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        char *args[] = {"mamori", "watch", "--config", (char *)conf, NULL};
+        execv("/proc/self/exe", args);
+        fprintf(stderr, "mamori run: cannot exec the watchers: %s\n", strerror(errno));
+        _exit(127);
+    }
+    fprintf(stderr, "mamori: watchers running (pid %ld, %s)\n", (long)pid, conf);
+    return pid;
+}
+
+static void stop_watch(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 50; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
 int cli_run(int argc, char **argv)
 {
-    const char *config = NULL;
+    const char *config = NULL, *watch_conf = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -173,6 +214,14 @@ int cli_run(int argc, char **argv)
                 return 2;
             }
             config = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--watch")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mamori run: --watch needs a watch.conf file\n");
+                return 2;
+            }
+            watch_conf = argv[++i];
             continue;
         }
         if (!strcmp(a, "--no-crs") || bool_flag(a) >= 0)
@@ -207,5 +256,21 @@ int cli_run(int argc, char **argv)
         return 2;
     }
     struct proxy_run_opts o = {.load_rules = load_rules, .overlay = overlay, .overlay_ud = &flags};
-    return proxy_serve(&cfg, &o);
+    pid_t watcher = -1;
+    if (watch_conf) {
+        /* refuse a bad watch.conf now rather than in a child nobody reads */
+        struct watch_conf wc;
+        watch_conf_defaults(&wc);
+        int wrc = watch_conf_load(&wc, watch_conf, err, sizeof err);
+        watch_conf_free(&wc);
+        if (wrc < 0) {
+            fprintf(stderr, "mamori run: %s\n", err);
+            proxy_config_free(&cfg);
+            return 2;
+        }
+        watcher = start_watch(watch_conf);
+    }
+    int rc = proxy_serve(&cfg, &o);
+    stop_watch(watcher);
+    return rc;
 }
