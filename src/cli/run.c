@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "watch/watch.h"
+#include "proxy/banstore.h"
 #include "proxy/proxy.h"
 #include "waf/waf.h"
 
@@ -24,6 +25,8 @@ static void usage(FILE *f)
             "  --config FILE            read FILE (docs/config.md); flags override it\n"
             "  --watch WATCH.CONF       also run the watchers (docs/watch.md) as a child process:\n"
             "                           auth/web logs and this proxy's events -> bans, alerts\n"
+            "  --ban-store DB           refuse (403) addresses the watchers banned, read from\n"
+            "                           their store (watch.conf `store`), refreshed every 2 s\n"
             "  --listen ADDR:PORT       listen here (repeatable; IPv6 as [::1]:8080);\n"
             "                           default 127.0.0.1:8080\n"
             "  --upstream ADDR:PORT     the app (required here or in the config)\n"
@@ -111,7 +114,7 @@ static int overlay(struct proxy_config *c, void *ud)
     for (int i = 1; i < f->argc; i++) {
         const char *a = f->argv[i];
         char err[512];
-        if (!strcmp(a, "--config") || !strcmp(a, "--watch")) {
+        if (!strcmp(a, "--config") || !strcmp(a, "--watch") || !strcmp(a, "--ban-store")) {
             i++;
             continue;
         }
@@ -201,7 +204,7 @@ static void stop_watch(pid_t pid)
 
 int cli_run(int argc, char **argv)
 {
-    const char *config = NULL, *watch_conf = NULL;
+    const char *config = NULL, *watch_conf = NULL, *ban_store = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -214,6 +217,14 @@ int cli_run(int argc, char **argv)
                 return 2;
             }
             config = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--ban-store")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mamori run: --ban-store needs the watch store file\n");
+                return 2;
+            }
+            ban_store = argv[++i];
             continue;
         }
         if (!strcmp(a, "--watch")) {
@@ -270,7 +281,14 @@ int cli_run(int argc, char **argv)
         }
         watcher = start_watch(watch_conf);
     }
+    if (ban_store && proxy_banstore_start(ban_store, err, sizeof err) < 0) {
+        fprintf(stderr, "mamori run: --ban-store: %s\n", err);
+        stop_watch(watcher);
+        proxy_config_free(&cfg);
+        return 2;
+    }
     int rc = proxy_serve(&cfg, &o);
+    proxy_banstore_stop();
     stop_watch(watcher);
     return rc;
 }

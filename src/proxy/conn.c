@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy/banstore.h"
 #include "proxy/conn_int.h"
 #include "waf/waf.h"
 
@@ -750,6 +751,11 @@ static void start_request(struct conn *c, struct http_request *req)
         return;
     }
 
+    if (proxy_banstore_banned(c->client_ip)) {
+        /* banned by the watchers (mamori watch / run --watch) */
+        proxy_reject(c, 403, "address banned by mamori watch");
+        return;
+    }
     if (c->g->shield && shield_step(c, req))
         return;
 
