@@ -631,7 +631,14 @@ int cli_watch(int argc, char **argv)
     }
     struct watch_follow *fol[WATCH_MAX_FILES];
     for (size_t i = 0; i < nfiles; i++) {
-        fol[i] = watch_follow_open(files[i], false);
+        if (!strcmp(files[i], "journal")) {
+            /* the systemd journal, from now on, timestamps as ISO 8601 */
+            const char *jargv[] = {c.journalctl_bin, "--follow", "--no-pager", "--lines=0",
+                                   "--output=short-iso-precise", NULL};
+            fol[i] = watch_follow_open_cmd("journal", jargv);
+        } else {
+            fol[i] = watch_follow_open(files[i], false);
+        }
         if (!fol[i]) {
             fprintf(stderr, "mamori watch: %s: cannot follow\n", files[i]);
             nfiles = i;

@@ -26,6 +26,7 @@ void watch_conf_defaults(struct watch_conf *c)
     c->max_bans = 100000;
     c->max_known = 65536;
     c->nft_bin = "nft";
+    c->journalctl_bin = "/usr/bin/journalctl";
     c->notify_per_min = 6;
     c->notify_dedup_s = 600;
     c->disk_warn_pct = 85;
@@ -212,6 +213,8 @@ int watch_conf_set(struct watch_conf *c, const char *key, const char *val, char 
         sp = &c->store_path;
     else if (!strcmp(key, "nft_bin"))
         sp = &c->nft_bin;
+    else if (!strcmp(key, "journalctl_bin"))
+        sp = &c->journalctl_bin;
     else if (!strcmp(key, "slack_url"))
         sp = &c->slack_url;
     else if (!strcmp(key, "webhook_url"))

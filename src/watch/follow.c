@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +196,12 @@ int watch_read_file(const char *path, line_fn fn, void *ud)
 struct watch_follow {
     char path[PATH_MAX];
     int fd;
+    /* a command source (the systemd journal through journalctl): its
+     * stdout is read like a file that only grows; respawned when it dies */
+    bool cmd;
+    char *argv[8];
+    pid_t child;
+    time_t next_spawn;
     dev_t dev;
     ino_t ino;
     off_t off;
@@ -271,6 +279,12 @@ void watch_follow_close(struct watch_follow *f)
 {
     if (!f)
         return;
+    if (f->child > 0) {
+        kill(f->child, SIGTERM);
+        waitpid(f->child, NULL, 0);
+    }
+    for (size_t i = 0; i < sizeof f->argv / sizeof f->argv[0]; i++)
+        free(f->argv[i]);
     if (f->fd >= 0)
         close(f->fd);
     free(f->sp.buf);
@@ -297,8 +311,89 @@ static void drain_fd(struct watch_follow *f, line_fn fn, void *ud, long *cnt)
     }
 }
 
+/* Starts the command with its stdout on a non-blocking pipe (no shell). */
+static void spawn_cmd(struct watch_follow *f)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    extern char **environ;
+    pid_t pid;
+    int rc = posix_spawn(&pid, f->argv[0], &fa, NULL, f->argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pfd[1]);
+    if (rc != 0) {
+        close(pfd[0]);
+        f->next_spawn = time(NULL) + 10;
+        return;
+    }
+    fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
+    f->fd = pfd[0];
+    f->child = pid;
+    f->sp.len = 0;
+    f->sp.skipping = false;
+}
+
+struct watch_follow *watch_follow_open_cmd(const char *name, const char *const *argv)
+{
+    struct watch_follow *f = calloc(1, sizeof *f);
+    if (!f || strlen(name) >= sizeof f->path)
+        goto fail;
+    memcpy(f->path, name, strlen(name) + 1);
+    f->fd = -1;
+    f->cmd = true;
+    for (size_t i = 0; argv[i] && i + 1 < sizeof f->argv / sizeof f->argv[0]; i++)
+        if (!(f->argv[i] = strdup(argv[i])))
+            goto fail;
+    f->sp.buf = malloc(WATCH_LINE_MAX);
+    f->chunk = malloc(CHUNK);
+    if (!f->sp.buf || !f->chunk || !f->argv[0])
+        goto fail;
+    spawn_cmd(f);
+    return f;
+fail:
+    watch_follow_close(f);
+    return NULL;
+}
+
+static long poll_cmd(struct watch_follow *f, line_fn fn, void *ud)
+{
+    long cnt = 0;
+    if (f->fd < 0) {
+        if (time(NULL) >= f->next_spawn)
+            spawn_cmd(f);
+        return 0;
+    }
+    for (int i = 0; i < 64; i++) {
+        ssize_t r = read(f->fd, f->chunk, CHUNK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return cnt; /* nothing more now */
+        if (r == 0) {
+            /* the command ended: finish its last line, respawn later */
+            split_end(&f->sp, fn, ud, &cnt);
+            close(f->fd);
+            f->fd = -1;
+            if (f->child > 0)
+                waitpid(f->child, NULL, 0);
+            f->child = 0;
+            f->next_spawn = time(NULL) + 10;
+            return cnt;
+        }
+        split_feed(&f->sp, f->chunk, (size_t)r, fn, ud, &cnt);
+    }
+    return cnt;
+}
+
 long watch_follow_poll(struct watch_follow *f, line_fn fn, void *ud)
 {
+    if (f->cmd)
+        return poll_cmd(f, fn, ud);
     long cnt = 0;
     if (f->fd < 0) {
         if (reopen(f, false) < 0)

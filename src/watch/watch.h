@@ -111,6 +111,7 @@ struct watch_conf {
     const char *store_path;
     bool nft;
     const char *nft_bin;
+    const char *journalctl_bin; /* `file journal` reads the systemd journal with it */
     const char *user; /* live watcher drops to this user; nft via a helper */
     /* notifications (src/notify reads these) */
     const char *slack_url, *webhook_url, *webhook_secret;
@@ -231,6 +232,10 @@ int watch_nft_ban_many(const char *nft, const struct watch_addr *a, const int64_
 struct watch_follow;
 /* from_start: read existing content (replay) instead of starting at EOF. */
 struct watch_follow *watch_follow_open(const char *path, bool from_start);
+/* A command whose standard output is followed (the systemd journal via
+ * journalctl): argv[0] is an absolute path, run without a shell, respawned
+ * 10 s after it ends. name is what logs call it. */
+struct watch_follow *watch_follow_open_cmd(const char *name, const char *const *argv);
 void watch_follow_close(struct watch_follow *f);
 /* Reads what is new (handling rotation, truncation and re-creation) and
  * calls fn per complete line (lines over WATCH_LINE_MAX are cut there and
