@@ -787,6 +787,29 @@ static void pstate_init(struct pstate *s, const char *buf, size_t len, enum http
     s->resp = resp;
 }
 
+/* The common start of both head parsers: defaults for NULL limits and
+ * error, a cleared error, and the parser state over (buf, len). */
+static void parse_begin(struct pstate *s, const char *buf, size_t len, enum http_mode mode,
+                        const struct http_limits **lim, struct http_limits *dl,
+                        struct http_error **err, struct http_error *dummy,
+                        struct http_header *hdrs, size_t max_hdrs, bool response)
+{
+    if (!*lim) {
+        http_limits_default(dl);
+        *lim = dl;
+    }
+    if (!*err)
+        *err = dummy;
+    (*err)->status = 0;
+    (*err)->reason = NULL;
+    (*err)->offset = 0;
+    if (!buf)
+        len = 0;
+    if (!hdrs)
+        max_hdrs = 0;
+    pstate_init(s, buf, len, mode, *lim, hdrs, max_hdrs, *err, response);
+}
+
 int http_parse_request_head(const char *buf, size_t len, enum http_mode mode,
                             const struct http_limits *lim, struct http_header *hdrs,
                             size_t max_hdrs, struct http_request *out, struct http_error *err)
@@ -798,24 +821,11 @@ int http_parse_request_head(const char *buf, size_t len, enum http_mode mode,
     size_t ls, le, pos, head_len = 0;
     int rc;
 
-    if (!lim) {
-        http_limits_default(&dl);
-        lim = &dl;
-    }
-    if (!err)
-        err = &dummy;
-    err->status = 0;
-    err->reason = NULL;
-    err->offset = 0;
+    parse_begin(&s, buf, len, mode, &lim, &dl, &err, &dummy, hdrs, max_hdrs, false);
     memset(out, 0, sizeof(*out));
     out->content_length = -1;
     out->version_minor = -1;
     out->headers = hdrs;
-    if (!buf)
-        len = 0;
-    if (!hdrs)
-        max_hdrs = 0;
-    pstate_init(&s, buf, len, mode, lim, hdrs, max_hdrs, err, false);
 
     rc = read_start_line(&s, &ls, &le, &pos);
     if (rc != HTTP_PARSE_OK)
@@ -911,23 +921,10 @@ int http_parse_response_head(const char *buf, size_t len, enum http_mode mode,
     size_t ls, le, pos, head_len = 0;
     int rc, minor;
 
-    if (!lim) {
-        http_limits_default(&dl);
-        lim = &dl;
-    }
-    if (!err)
-        err = &dummy;
-    err->status = 0;
-    err->reason = NULL;
-    err->offset = 0;
+    parse_begin(&s, buf, len, mode, &lim, &dl, &err, &dummy, hdrs, max_hdrs, true);
     memset(out, 0, sizeof(*out));
     out->content_length = -1;
     out->headers = hdrs;
-    if (!buf)
-        len = 0;
-    if (!hdrs)
-        max_hdrs = 0;
-    pstate_init(&s, buf, len, mode, lim, hdrs, max_hdrs, err, true);
 
     rc = read_start_line(&s, &ls, &le, &pos);
     if (rc != HTTP_PARSE_OK)
