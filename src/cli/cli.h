@@ -35,6 +35,11 @@ int cli_rules_opt(struct rules_opts *o, int argc, char **argv, int *i);
 /* Builds the program; prints "file:line: reason" and returns NULL on error. */
 struct waf_program *cli_load_rules(const struct rules_opts *o, double *load_ms);
 const char *cli_rules_usage(void);
+/* The rule set a mamori.conf names (rules, crs, paranoia, managed rules,
+ * allowlists), as `mamori run` loads it; NULL with err on failure. */
+struct proxy_config;
+struct waf_program *cli_rules_from_config(const struct proxy_config *c, char *err, size_t errlen);
+
 /* Reads a whole file ("-" = stdin), bounded by max bytes. */
 char *cli_read_all(const char *path, size_t max, size_t *len);
 

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "http/http.h"
+#include "proxy/proxy.h"
 #include "waf/waf.h"
 
 #define EVAL_MAX_INPUT (64u << 20)
@@ -20,6 +21,7 @@ static void usage(FILE *f)
             "response, runs it through the rules and prints what matched.\n"
             "\n"
             "  --json             machine-readable output (docs/eval.md)\n"
+            "  --config FILE      the rule set a mamori.conf names (as `mamori run` loads it)\n"
             "  --client-ip ADDR   REMOTE_ADDR for the request (default 127.0.0.1)\n"
             "%s"
             "\n"
@@ -71,6 +73,7 @@ int cli_eval(int argc, char **argv)
     struct rules_opts ro = {0};
     bool json = false;
     const char *input = "-";
+    const char *config = NULL;
     const char *client_ip = "127.0.0.1";
     for (int i = 1; i < argc; i++) {
         int r = cli_rules_opt(&ro, argc, argv, &i);
@@ -80,6 +83,8 @@ int cli_eval(int argc, char **argv)
             continue;
         if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config = argv[++i];
         } else if (!strcmp(argv[i], "--client-ip") && i + 1 < argc) {
             client_ip = argv[++i];
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -98,7 +103,22 @@ int cli_eval(int argc, char **argv)
     if (!raw)
         return 2;
     double load_ms = 0;
-    struct waf_program *p = cli_load_rules(&ro, &load_ms);
+    struct waf_program *p = NULL;
+    if (config) {
+        struct proxy_config cfg;
+        char cerr[512];
+        proxy_config_init(&cfg);
+        if (proxy_config_load(&cfg, config) == 0) {
+            if (ro.nrules || ro.crs_dir || ro.no_crs || ro.paranoia || ro.detection_only)
+                fprintf(stderr, "mamori eval: rule-set options are ignored with --config\n");
+            p = cli_rules_from_config(&cfg, cerr, sizeof cerr);
+            if (!p)
+                fprintf(stderr, "mamori eval: %s: %s\n", config, cerr);
+        }
+        proxy_config_free(&cfg);
+    } else {
+        p = cli_load_rules(&ro, &load_ms);
+    }
     if (!p) {
         free(raw);
         return 2;

@@ -145,7 +145,7 @@ static int overlay(struct proxy_config *c, void *ud)
     return 0;
 }
 
-static struct waf_program *load_rules(const struct proxy_config *c, char *err, size_t errlen)
+struct waf_program *cli_rules_from_config(const struct proxy_config *c, char *err, size_t errlen)
 {
     struct rules_opts ro = {0};
     for (size_t i = 0; i < c->nrules && i < sizeof ro.rules / sizeof ro.rules[0]; i++)
@@ -266,7 +266,8 @@ int cli_run(int argc, char **argv)
         proxy_config_free(&cfg);
         return 2;
     }
-    struct proxy_run_opts o = {.load_rules = load_rules, .overlay = overlay, .overlay_ud = &flags};
+    struct proxy_run_opts o = {.load_rules = cli_rules_from_config, .overlay = overlay,
+                               .overlay_ud = &flags};
     pid_t watcher = -1;
     if (watch_conf) {
         /* refuse a bad watch.conf now rather than in a child nobody reads */
