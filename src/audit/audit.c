@@ -234,3 +234,26 @@ void audit_run(struct audit_ctx *c)
     audit_check_resilience(c);
     audit_sort(c);
 }
+
+int audit_split_words(char *s, char **w, int max, char key_sep)
+{
+    int n = 0;
+    while (*s && n < max) {
+        while (*s == ' ' || *s == '\t' || (key_sep && n == 1 && *s == key_sep))
+            s++;
+        if (!*s)
+            break;
+        if (*s == '"') {
+            w[n++] = ++s;
+            while (*s && *s != '"')
+                s++;
+        } else {
+            w[n++] = s;
+            while (*s && *s != ' ' && *s != '\t' && !(key_sep && n == 1 && *s == key_sep))
+                s++;
+        }
+        if (*s)
+            *s++ = '\0';
+    }
+    return n;
+}

@@ -192,4 +192,9 @@ int audit_state_save(struct audit_ctx *c, const char *path);
 int audit_state_diff(struct audit_ctx *c, const char *path, enum audit_format fmt, struct buf *out);
 enum audit_sev audit_worst(const struct audit_ctx *c);
 
+/* Splits a config line in place into at most max words; "quotes" group a
+ * word. key_sep (e.g. '=' for sshd_config's "Key=value") also ends the
+ * first word; 0 for none. Returns the count. */
+int audit_split_words(char *s, char **w, int max, char key_sep);
+
 #endif

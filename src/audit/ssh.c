@@ -62,30 +62,6 @@ static bool parse_yesno(const char *v, bool *out)
     return false;
 }
 
-/* Splits a line into at most max words (quotes group words). Returns count. */
-static int split_words(char *s, char **w, int max)
-{
-    int n = 0;
-    while (*s && n < max) {
-        while (*s == ' ' || *s == '\t' || (n == 1 && *s == '='))
-            s++;
-        if (!*s)
-            break;
-        if (*s == '"') {
-            w[n++] = ++s;
-            while (*s && *s != '"')
-                s++;
-        } else {
-            w[n++] = s;
-            while (*s && *s != ' ' && *s != '\t' && !(n == 1 && *s == '='))
-                s++;
-        }
-        if (*s)
-            *s++ = '\0';
-    }
-    return n;
-}
-
 static void set_key(struct sshd_parse *ps, int k, const char *file, unsigned line)
 {
     ps->o->set_mask |= 1u << k;
@@ -115,7 +91,7 @@ static int sshd_file(struct sshd_parse *ps, const char *path)
         tmp[len] = '\0';
         /* Binary garbage: a NUL inside the line ends it, like C string APIs. */
         char *w[8];
-        int nw = split_words(tmp, w, 8);
+        int nw = audit_split_words(tmp, w, 8, '=');
         if (nw == 0 || w[0][0] == '#')
             continue;
         const char *kw = w[0];

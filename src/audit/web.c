@@ -562,29 +562,6 @@ static void apa_directive(struct apa_state *st, const char *file, unsigned line,
     }
 }
 
-static int apa_split(char *s, char **w, int max)
-{
-    int n = 0;
-    while (*s && n < max) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (!*s)
-            break;
-        if (*s == '"') {
-            w[n++] = ++s;
-            while (*s && *s != '"')
-                s++;
-        } else {
-            w[n++] = s;
-            while (*s && *s != ' ' && *s != '\t')
-                s++;
-        }
-        if (*s)
-            *s++ = '\0';
-    }
-    return n;
-}
-
 static int apa_file(struct apa_state *st, const char *path)
 {
     if (st->depth >= WEB_MAX_DEPTH)
@@ -620,7 +597,7 @@ static int apa_file(struct apa_state *st, const char *path)
         if (!*s || *s == '#')
             continue;
         char *w[32];
-        int nw = apa_split(s, w, 32);
+        int nw = audit_split_words(s, w, 32, 0);
         if (nw)
             apa_directive(st, path, first, w, nw);
     }
