@@ -423,7 +423,7 @@ static int add_rule(struct waf_builder *b, const struct seclang_directive *d, co
     r->file = d->file;
     r->line = d->line;
     r->skip_to = -1;
-    r->pre_slot = -1;
+    r->scan = -1;
     if (push_rule(b, r) < 0) {
         free(r);
         return -1;
@@ -551,7 +551,7 @@ static int directive(void *ud, const struct seclang_directive *d, char *err, siz
         }
         compile_actions_init(&r->a);
         r->marker = true;
-        r->pre_slot = -1;
+        r->scan = -1;
         r->marker_name = strdup(d->args[0]);
         r->file = d->file;
         r->line = d->line;
@@ -978,11 +978,10 @@ void waf_program_free(struct waf_program *p)
     free(p->resbody_mime);
     free(p->unicode);
     free(p->component_sig);
-    if (p->pre_grp) {
-        for (size_t i = 0; i <= p->nprefix; i++)
-            mlit_free(p->pre_grp[i]);
-        free(p->pre_grp);
-    }
+    for (size_t i = 0; i < p->nscan; i++)
+        mlit_free(p->scan[i]);
+    free(p->scan);
+    free(p->scan_off);
     if (p->files) {
         for (size_t i = 0; i < p->nfiles; i++)
             free(p->files[i]);
@@ -1054,71 +1053,117 @@ static int pfx_intern(struct pfx_table *t, struct rule *r)
     return 0;
 }
 
-/* Groups every @rx rule link with a literal requirement by its
- * transformation chain and builds one shared scanner per chain
- * (multilit.h); a group whose scanner cannot be built keeps the per-rule
- * prefilters. */
-static int build_prefilter_groups(struct waf_builder *b)
+/* ---- the shared literal scanners ------------------------------------------
+ * Every rule link whose match needs some literal in the value (an @rx with
+ * a required-literal set, see rx_prefilter.h, or an @pm phrase list) is an
+ * owner of one shared Aho-Corasick scanner (multilit.h). The engine scans
+ * each distinct transformed value once and every such rule then reads one
+ * bit: clear means it cannot match. One scanner holds the whole CRS; a set
+ * too big for one is split in halves until the parts build. */
+struct scan_cand {
+    struct rule *r;
+    struct rx_lits *lits; /* @rx; NULL for @pm (phrases from r->pm) */
+    int tier;             /* @rx: the absent-byte assumption (rx_prefilter.h) */
+};
+
+static int cand_pats(const struct scan_cand *c, uint32_t owner, struct mlit_pat **pats,
+                     size_t *n, size_t *cap)
 {
-    struct waf_program *p = b->p;
-    size_t nslots = p->nprefix + 1;
-    p->pre_grp = calloc(nslots, sizeof(*p->pre_grp));
-    if (!p->pre_grp)
-        return -1;
-    for (size_t slot = 0; slot < nslots; slot++) {
-        struct mlit_pat *pats = NULL;
-        size_t npats = 0, cap = 0;
-        uint32_t owners = 0;
-        struct rx_lits **keep = NULL;
-        size_t nkeep = 0;
-        bool oom = false;
-        for (size_t i = 0; i < p->nall; i++) {
-            struct rule *r = p->all[i];
-            if (r->marker || r->op != OP_RX || !r->rx || r->a.multimatch)
-                continue;
-            size_t rs = r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix;
-            if (rs != slot)
-                continue;
-            struct rx_lits *l = rx_prefilter_lits(r->param, r->param_len);
-            if (!l)
-                continue;
-            struct rx_lits **nk = realloc(keep, (nkeep + 1) * sizeof(*nk));
-            if (!nk) {
-                free(l);
-                oom = true;
-                break;
-            }
-            keep = nk;
-            keep[nkeep++] = l;
-            r->pre_slot = (int32_t)slot;
-            r->pre_owner = owners++;
-            for (size_t k = 0; k < l->n && !oom; k++) {
-                if (npats == cap) {
-                    cap = cap ? cap * 2 : 256;
-                    struct mlit_pat *np = realloc(pats, cap * sizeof(*np));
-                    if (!np) {
-                        oom = true; /* an owner missing literals would be unsafe */
-                        break;
-                    }
-                    pats = np;
-                }
-                pats[npats++] = (struct mlit_pat){l->v[k].s, l->v[k].n, r->pre_owner};
-            }
+    size_t k = c->lits ? c->lits->n : pm_list_count(c->r->pm);
+    if (*n + k > *cap) {
+        size_t nc = (*cap ? *cap : 256);
+        while (nc < *n + k)
+            nc *= 2;
+        struct mlit_pat *np = realloc(*pats, nc * sizeof(*np));
+        if (!np)
+            return -1;
+        *pats = np;
+        *cap = nc;
+    }
+    for (size_t i = 0; i < k; i++) {
+        struct mlit_pat *mp = &(*pats)[(*n)++];
+        if (c->lits) {
+            *mp = (struct mlit_pat){c->lits->v[i].s, c->lits->v[i].n, owner};
+        } else {
+            size_t len;
+            const char *ph = pm_list_at(c->r->pm, i, &len);
+            *mp = (struct mlit_pat){(const unsigned char *)ph, len, owner};
         }
-        if (owners && !oom)
-            p->pre_grp[slot] = mlit_build(pats, npats, owners);
-        if (owners && !p->pre_grp[slot]) {
-            /* too big or out of memory: these rules keep their own prefilter */
-            for (size_t i = 0; i < p->nall; i++)
-                if (p->all[i]->pre_slot == (int32_t)slot)
-                    p->all[i]->pre_slot = -1;
-        }
-        for (size_t k = 0; k < nkeep; k++)
-            free(keep[k]);
-        free(keep);
-        free(pats);
     }
     return 0;
+}
+
+#define SCAN_MAX 32 /* the engine keeps a 32-bit "scanned" mask per value */
+
+static int build_scan_part(struct waf_program *p, struct scan_cand *c, size_t n)
+{
+    if (n == 0 || p->nscan >= SCAN_MAX)
+        return 0;
+    struct mlit_pat *pats = NULL;
+    size_t npats = 0, cap = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cand_pats(&c[i], (uint32_t)i, &pats, &npats, &cap) < 0) {
+            free(pats);
+            return -1;
+        }
+    struct mlit *m = mlit_build(pats, npats, (uint32_t)n);
+    free(pats);
+    if (!m) {
+        if (n == 1)
+            return 0; /* this rule alone is too big: it runs unfiltered */
+        if (build_scan_part(p, c, n / 2) < 0)
+            return -1;
+        return build_scan_part(p, c + n / 2, n - n / 2);
+    }
+    struct mlit **ns = realloc(p->scan, (p->nscan + 1) * sizeof(*ns));
+    uint32_t *no = realloc(p->scan_off, (p->nscan + 1) * sizeof(*no));
+    if (ns)
+        p->scan = ns;
+    if (no)
+        p->scan_off = no;
+    if (!ns || !no) {
+        mlit_free(m);
+        return -1;
+    }
+    p->scan[p->nscan] = m;
+    p->scan_off[p->nscan] = (uint32_t)p->scan_words;
+    for (size_t i = 0; i < n; i++) {
+        c[i].r->scan = (int16_t)p->nscan;
+        c[i].r->scan_owner = (uint32_t)i;
+        c[i].r->scan_tier = (uint8_t)c[i].tier;
+    }
+    p->scan_words += (n + 63) / 64;
+    p->nscan++;
+    return 0;
+}
+
+static int build_scanners(struct waf_builder *b)
+{
+    struct waf_program *p = b->p;
+    struct scan_cand *c = calloc(p->nall ? p->nall : 1, sizeof(*c));
+    size_t n = 0;
+    int rc = -1;
+    if (!c)
+        return -1;
+    for (size_t i = 0; i < p->nall; i++) {
+        struct rule *r = p->all[i];
+        if (r->marker || r->a.multimatch || r->param_macro)
+            continue;
+        if (r->op == OP_RX && r->rx) {
+            int tier;
+            struct rx_lits *l = rx_prefilter_lits_tiered(r->param, r->param_len, &tier);
+            if (l)
+                c[n++] = (struct scan_cand){r, l, tier};
+        } else if ((r->op == OP_PM || r->op == OP_PMFROMFILE) && pm_list_count(r->pm)) {
+            c[n++] = (struct scan_cand){r, NULL, 0};
+        }
+    }
+    rx_tier_table(p->byte_tier);
+    rc = build_scan_part(p, c, n);
+    for (size_t i = 0; i < n; i++)
+        free(c[i].lits);
+    free(c);
+    return rc;
 }
 
 struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t errlen)
@@ -1186,7 +1231,7 @@ struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t 
     }
     p->nprefix = pt.n;
     free(pt.v);
-    if (build_prefilter_groups(b) < 0) {
+    if (build_scanners(b) < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }

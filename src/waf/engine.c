@@ -73,14 +73,29 @@ static struct xcache_ent *xc_slot(const struct waf_tx *tx, const char *in, size_
  * arena next to the value. It never thrashes whatever the number of values
  * (a 64 KB JSON body has hundreds). The input pointer and length are kept
  * so a slot whose value was replaced (TX variables) starts afresh. */
+struct vscan;
 struct vslot {
     const char *out; /* NULL: not computed yet */
     size_t len;
-    uint64_t *gbits; /* shared @rx prefilter result for this (value, chain), or NULL */
+    struct vscan *sc; /* the literal scan of out, or NULL */
 };
+/* The shared scanners' result for one content: chains that leave a value
+ * unchanged, or change it only in letter case (the scanners fold case),
+ * share it, so a value is scanned once per distinct content rather than
+ * once per chain. */
+struct vscan {
+    const char *p;
+    size_t len;
+    uint32_t done; /* scanners already run over it */
+    int mintier;   /* smallest byte tier in the content, -1 until computed */
+    uint64_t bits[];
+};
+#define VC_SCANS 6
 struct vcache {
     const char *in;
     size_t inlen;
+    struct vscan *scans[VC_SCANS];
+    unsigned nscans, next_evict;
     struct vslot s[];
 };
 
@@ -96,6 +111,7 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
         return NULL;
     vc->in = in;
     vc->inlen = inlen;
+    vc->nscans = vc->next_evict = 0;
     memset(vc->s, 0, np * sizeof(struct vslot));
     *slot = vc;
     return vc;
@@ -267,7 +283,10 @@ static bool memmem_ci_word(const char *h, size_t hn, const char *w, size_t wn)
 
 /* Runs the rule's operator; returns 1 match, 0 no match. *why is the
  * operator's own account for the log ("detected SQLi ..."), or NULL. */
-static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t n, bool capture)
+/* lits_seen: the shared scanner already found one of the rule's required
+ * literals in v, so the per-rule literal prefilter would only say yes. */
+static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t n, bool capture,
+                  bool lits_seen)
 {
     struct str param = {r->param, r->param_len};
     if (r->param_macro)
@@ -288,7 +307,7 @@ static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t
         }
         size_t po, pl;
         /* the prefilter proves most values cannot match: no PCRE call */
-        int rc = (!dyn && r->rx_pre && !pm_match(r->rx_pre, v, n, &po, &pl))
+        int rc = (!dyn && !lits_seen && r->rx_pre && !pm_match(r->rx_pre, v, n, &po, &pl))
                      ? 0
                      : rx_match(re, v, n, capture ? caps : NULL, capture ? 10 : 0, &nc);
         rx_free(dyn);
@@ -693,32 +712,103 @@ static void matched_vars_clear(struct waf_tx *tx)
     tx->sv[V_MATCHED_VAR_NAME] = STR_LIT("");
 }
 
-/* The shared @rx prefilter: scans this (value, chain) once with the
- * chain's multi-literal scanner and answers for every rule of the group.
- * True when the rule's regex provably cannot match tv. */
-static bool prefilter_rejects(struct waf_tx *tx, const struct rule *r, const struct item *it,
+/* Equal after ASCII case folding, eight bytes at a time. */
+static bool eq_fold(const char *a, const char *b, size_t n)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, hi = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x == y)
+            continue;
+        /* 0x20 in every byte that is 'A'..'Z' (no carries: bytes < 0x80) */
+        uint64_t xu = (((x & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((x & lo7) + 0x2525252525252525ull) &
+                       ~x & hi) >> 2;
+        uint64_t yu = (((y & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((y & lo7) + 0x2525252525252525ull) &
+                       ~y & hi) >> 2;
+        if ((x | xu) != (y | yu))
+            return false;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)a[i], d = (unsigned char)b[i];
+        if (c != d && (c | 0x20) != (d | 0x20))
+            return false;
+        if (c != d && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+            return false;
+    }
+    return true;
+}
+
+/* The scan record for content (p, n) of value vc: one already made for the
+ * same bytes (up to case), else a new one (the oldest is forgotten when
+ * VC_SCANS are kept: it is only scanned again). */
+static struct vscan *vscan_for(struct waf_tx *tx, struct vcache *vc, const char *p, size_t n)
+{
+    for (unsigned i = 0; i < vc->nscans; i++)
+        if (vc->scans[i]->p == p && vc->scans[i]->len == n)
+            return vc->scans[i];
+    for (unsigned i = 0; i < vc->nscans; i++)
+        if (vc->scans[i]->len == n && eq_fold(vc->scans[i]->p, p, n))
+            return vc->scans[i];
+    struct vscan *sc = arena_calloc(tx->a, 1, sizeof(*sc) + tx->p->scan_words * sizeof(uint64_t));
+    if (!sc)
+        return NULL;
+    sc->p = p;
+    sc->len = n;
+    sc->mintier = -1;
+    if (vc->nscans < VC_SCANS) {
+        vc->scans[vc->nscans++] = sc;
+    } else {
+        vc->scans[vc->next_evict] = sc;
+        vc->next_evict = (vc->next_evict + 1) % VC_SCANS;
+    }
+    return sc;
+}
+
+/* The shared literal scanners: 0 when the rule provably cannot match tv
+ * (none of its required literals or @pm phrases occurs in it), 1 when one
+ * does, -1 when the rule has no scanner or the value no cache. */
+static int lits_in(struct waf_tx *tx, const struct rule *r, const struct item *it,
                               const char *tv, size_t tvl)
 {
-    if (r->pre_slot < 0 || !it->vc || r->param_macro)
-        return false;
-    const struct mlit *g = tx->p->pre_grp[r->pre_slot];
+    if (r->scan < 0 || !it->vc)
+        return -1;
+    const struct waf_program *p = tx->p;
     struct vcache *vc = vc_get(tx, it->vc, it->val, it->vlen);
-    if (!g || !vc)
-        return false;
-    struct vslot *vs = &vc->s[r->pre_slot];
-    if (vs->out && (vs->out != tv || vs->len != tvl))
-        return false; /* not the value the scanner result belongs to */
-    if (!vs->gbits) {
-        size_t words = (mlit_owners(g) + 63) / 64;
-        uint64_t *bits = arena_calloc(tx->a, words, sizeof(uint64_t));
-        if (!bits)
-            return false;
-        mlit_scan(g, tv, tvl, bits);
-        vs->out = tv;
-        vs->len = tvl;
-        vs->gbits = bits;
+    if (!vc)
+        return -1;
+    struct vslot *vs = &vc->s[r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix];
+    struct vscan *sc = vs->sc;
+    if (!sc || vs->out != tv || vs->len != tvl) {
+        sc = vscan_for(tx, vc, tv, tvl);
+        if (!sc)
+            return -1;
+        if (!vs->out || (vs->out == tv && vs->len == tvl)) {
+            vs->out = tv;
+            vs->len = tvl;
+            vs->sc = sc;
+        }
     }
-    return !((vs->gbits[r->pre_owner >> 6] >> (r->pre_owner & 63)) & 1);
+    if (r->scan_tier) {
+        if (sc->mintier < 0) {
+            const unsigned char *u = (const unsigned char *)tv;
+            unsigned m = 0xff;
+            for (size_t i = 0; i < tvl; i++)
+                m = p->byte_tier[u[i]] < m ? p->byte_tier[u[i]] : m;
+            sc->mintier = (int)m;
+        }
+        if (sc->mintier <= r->scan_tier)
+            return -1; /* the value has a byte the literals assumed absent */
+    }
+    uint32_t k = (uint32_t)r->scan;
+    uint64_t *bits = sc->bits + p->scan_off[k];
+    if (!(sc->done & (1u << k))) {
+        mlit_scan(p->scan[k], tv, tvl, bits);
+        sc->done |= 1u << k;
+    }
+    return (int)((bits[r->scan_owner >> 6] >> (r->scan_owner & 63)) & 1);
 }
 
 /* Evaluates one rule (one link of a chain). Returns true if it matched. */
@@ -754,7 +844,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                 continue;
             struct item ci = {t->var, t->sel ? t->sel : "", t->sel ? (uint32_t)strlen(t->sel) : 0,
                               nv, (uint32_t)nl, NULL};
-            if (run_op(tx, r, nv, (size_t)nl, r->a.capture)) {
+            if (run_op(tx, r, nv, (size_t)nl, r->a.capture, false)) {
                 any = true;
                 const char *label = var_label(tx, &ci);
                 ms->var = label;
@@ -779,7 +869,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             if (r->a.multimatch) {
                 const char *cur = it.val;
                 size_t curlen = it.vlen;
-                matched = run_op(tx, r, cur, curlen, r->a.capture);
+                matched = run_op(tx, r, cur, curlen, r->a.capture, false);
                 tv = cur;
                 tvl = curlen;
                 for (size_t x = 0; x < r->eff_nxforms && !matched; x++) {
@@ -792,7 +882,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                     cur = o;
                     curlen = ol;
                     if (changed) {
-                        matched = run_op(tx, r, cur, curlen, r->a.capture);
+                        matched = run_op(tx, r, cur, curlen, r->a.capture, false);
                         tv = cur;
                         tvl = curlen;
                     }
@@ -800,10 +890,11 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             } else {
                 if (xform_chain(tx, r, it.val, it.vlen, it.vc, &tv, &tvl) < 0)
                     continue;
-                if (prefilter_rejects(tx, r, &it, tv, tvl))
-                    matched = r->negate; /* the regex cannot match this value */
+                int lits = lits_in(tx, r, &it, tv, tvl);
+                if (lits == 0)
+                    matched = r->negate; /* the operator cannot match this value */
                 else
-                    matched = run_op(tx, r, tv, tvl, r->a.capture);
+                    matched = run_op(tx, r, tv, tvl, r->a.capture, lits > 0);
             }
             if (!matched)
                 continue;

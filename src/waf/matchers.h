@@ -54,6 +54,9 @@ void pm_free(struct pm *p);
 /* Distinct phrases in the set, and bytes of heap it holds (for logs). */
 size_t pm_count(const struct pm *p);
 size_t pm_memory(const struct pm *p);
+/* The non-empty phrases as given (duplicates kept), i < pm_list_count. */
+size_t pm_list_count(const struct pm *p);
+const char *pm_list_at(const struct pm *p, size_t i, size_t *len);
 /* First match in s (leftmost end, then longest): returns true and sets
  * *off and *len to the matched phrase in s. */
 bool pm_match(const struct pm *p, const char *s, size_t n, size_t *off, size_t *len);

@@ -7,7 +7,6 @@
  * a shared owner array. */
 #include "waf/multilit.h"
 
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,11 @@ struct bstate {
     uint32_t *own; /* owners ending here (before merging failure chains) */
     uint32_t nown, capown;
 };
+
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
 
 static int own_add(struct bstate *st, uint32_t o)
 {
@@ -54,21 +58,22 @@ struct mlit *mlit_build(const struct mlit_pat *pats, size_t n, uint32_t nowners)
     if (!m)
         return NULL;
     m->nowners = nowners;
-    /* classes: 0 = any byte not in a literal; then one per folded byte */
+    /* classes: 0 = any byte not in a literal; then one per folded byte
+     * (ASCII letters fold, as @pm does) */
     uint32_t ncls = 1;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < pats[i].n; k++) {
-            unsigned char c = (unsigned char)tolower(pats[i].s[k]);
+            unsigned char c = fold(pats[i].s[k]);
             if (!m->cls[c]) {
                 m->cls[c] = (uint8_t)ncls;
-                if (c != (unsigned char)toupper(c))
-                    m->cls[(unsigned char)toupper(c)] = (uint8_t)ncls;
+                if (c >= 'a' && c <= 'z')
+                    m->cls[c - 32] = (uint8_t)ncls;
                 if (++ncls > 255)
                     goto fail;
             }
         }
     m->ncls = ncls;
-    /* trie */
+    /* trie; rows grow with the states, within MLIT_MAX_TABLE bytes */
     size_t total = 1;
     for (size_t i = 0; i < n; i++) {
         if (pats[i].n == 0 || pats[i].owner >= nowners)
@@ -77,8 +82,9 @@ struct mlit *mlit_build(const struct mlit_pat *pats, size_t n, uint32_t nowners)
     }
     if (total > MLIT_MAX_STATES)
         goto fail;
-    m->next = calloc(total * ncls, sizeof(uint32_t));
     bs = calloc(total, sizeof(*bs));
+    size_t caprows = total < 1024 ? total : 1024;
+    m->next = calloc(caprows * ncls, sizeof(uint32_t));
     if (!m->next || !bs)
         goto fail;
     uint32_t nst = 1;
@@ -88,15 +94,32 @@ struct mlit *mlit_build(const struct mlit_pat *pats, size_t n, uint32_t nowners)
         uint32_t s = 0;
         for (size_t k = 0; k < pats[i].n; k++) {
             uint32_t c = m->cls[(unsigned char)pats[i].s[k]];
-            uint32_t *e = &m->next[(size_t)s * ncls + c];
-            if (!*e)
-                *e = nst++;
-            s = *e;
+            size_t e = (size_t)s * ncls + c;
+            if (!m->next[e]) {
+                if (nst == caprows) {
+                    size_t nc = caprows * 2 < total ? caprows * 2 : total;
+                    if (nc * ncls * sizeof(uint32_t) > MLIT_MAX_TABLE)
+                        goto fail;
+                    uint32_t *nn = realloc(m->next, nc * ncls * sizeof(uint32_t));
+                    if (!nn)
+                        goto fail;
+                    memset(nn + caprows * ncls, 0, (nc - caprows) * ncls * sizeof(uint32_t));
+                    m->next = nn;
+                    caprows = nc;
+                }
+                m->next[e] = nst++;
+            }
+            s = m->next[e];
         }
         if (own_add(&bs[s], pats[i].owner) < 0)
             goto fail;
     }
     m->nstates = nst;
+    if (nst < caprows) {
+        uint32_t *nn = realloc(m->next, (size_t)nst * ncls * sizeof(uint32_t));
+        if (nn)
+            m->next = nn;
+    }
     /* failure links, breadth first; turn the trie into a DFA */
     fail = calloc(nst, sizeof(uint32_t));
     queue = malloc(nst * sizeof(uint32_t));

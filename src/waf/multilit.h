@@ -5,14 +5,15 @@
  * per chain instead of once per rule.
  *
  * Contract: built once at load, immutable, shareable by threads; scan is
- * O(len) plus the outputs it reports; bounded states (build fails past
- * MLIT_MAX_STATES and callers keep their per-rule prefilters). */
+ * O(len) plus the outputs it reports; bounded (build fails past
+ * MLIT_MAX_STATES states or MLIT_MAX_TABLE bytes; callers split the set). */
 #ifndef MAMORI_WAF_MULTILIT_H
 #define MAMORI_WAF_MULTILIT_H
 #include <stddef.h>
 #include <stdint.h>
 
 #define MLIT_MAX_STATES 200000u
+#define MLIT_MAX_TABLE (24u << 20) /* bytes of transition table */
 
 struct mlit;
 

@@ -50,6 +50,10 @@ struct pm {
     uint8_t *edge_cls;  /* sorted by class within a state */
     uint32_t *edge_next;
     size_t mem;
+    /* the phrases as given (non-empty ones), for shared scanners */
+    char *list;
+    uint32_t *list_off; /* nlist + 1 offsets into list */
+    size_t nlist;
 };
 
 /* ---- building the trie --------------------------------------------------- */
@@ -269,6 +273,35 @@ out:
     return rc;
 }
 
+/* Copies the non-empty phrases into one block (bounded by the callers'
+ * limits: @pmFromFile files are capped, @pm arguments are rule text). */
+static int pm_keep_list(struct pm *p, const char *const *pats, const size_t *lens, size_t n)
+{
+    size_t total = 0, cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i]) {
+            if (lens[i] > UINT32_MAX - total)
+                return -1;
+            total += lens[i];
+            cnt++;
+        }
+    p->list = malloc(total ? total : 1);
+    p->list_off = malloc((cnt + 1) * sizeof(uint32_t));
+    if (!p->list || !p->list_off)
+        return -1;
+    size_t k = 0, at = 0;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i]) {
+            p->list_off[k++] = (uint32_t)at;
+            memcpy(p->list + at, pats[i], lens[i]);
+            at += lens[i];
+        }
+    p->list_off[k] = (uint32_t)at;
+    p->nlist = cnt;
+    p->mem += total + (cnt + 1) * sizeof(uint32_t);
+    return 0;
+}
+
 struct pm *pm_build(const char *const *pats, const size_t *lens, size_t n)
 {
     struct pm *p = calloc(1, sizeof(*p));
@@ -300,6 +333,8 @@ struct pm *pm_build(const char *const *pats, const size_t *lens, size_t n)
     }
     if (pm_finish(p, &t) < 0)
         goto fail;
+    if (pm_keep_list(p, pats, lens, n) < 0)
+        goto fail;
     free(t.n);
     return p;
 fail:
@@ -318,6 +353,8 @@ void pm_free(struct pm *p)
     free(p->edge_off);
     free(p->edge_cls);
     free(p->edge_next);
+    free(p->list);
+    free(p->list_off);
     free(p);
 }
 
@@ -329,6 +366,17 @@ size_t pm_count(const struct pm *p)
 size_t pm_memory(const struct pm *p)
 {
     return p ? p->mem : 0;
+}
+
+size_t pm_list_count(const struct pm *p)
+{
+    return p ? p->nlist : 0;
+}
+
+const char *pm_list_at(const struct pm *p, size_t i, size_t *len)
+{
+    *len = p->list_off[i + 1] - p->list_off[i];
+    return p->list + p->list_off[i];
 }
 
 bool pm_match(const struct pm *p, const char *s, size_t n, size_t *off, size_t *len)

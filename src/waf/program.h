@@ -165,11 +165,13 @@ struct rule {
     /* eff_pfx[i]: program-wide id of the chain prefix eff_xforms[0..i], so
      * a value's transformation cache is an array indexed by prefix id */
     uint16_t eff_pfx[40];
-    /* shared @rx prefilter: the scanner of this rule's chain (slot = the
-     * chain's prefix id, or nprefix for no transformation) and this rule's
-     * owner bit in it; pre_slot < 0 when the rule has none */
-    int32_t pre_slot;
-    uint32_t pre_owner;
+    /* the shared literal scanner that proves this link cannot match (an
+     * @rx literal requirement or an @pm list; compile.c) and the rule's
+     * owner bit in it; scan < 0 when the link has none */
+    int16_t scan;
+    uint8_t scan_tier; /* > 0: the bit is only valid for values without the
+                        * bytes of that tier (rx_prefilter.h) */
+    uint32_t scan_owner;
 };
 
 struct waf_program {
@@ -193,7 +195,11 @@ struct waf_program {
     char *component_sig;
     size_t nrules;
     size_t nprefix; /* distinct transformation-chain prefixes */
-    struct mlit **pre_grp; /* nprefix + 1 shared @rx prefilters (NULL: none) */
+    struct mlit **scan;  /* shared literal scanners (usually one) */
+    size_t nscan;
+    uint32_t *scan_off;  /* scanner i's bits start at word scan_off[i] */
+    size_t scan_words;   /* words of bits for all scanners */
+    uint8_t byte_tier[256]; /* rx_tier_table() */
     char **files; /* interned rule-file names */
     size_t nfiles;
 };

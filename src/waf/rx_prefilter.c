@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ struct lset {
 struct node {
     struct lset exact;
     struct lset req;
+    bool never; /* matches nothing (only under an absent-byte assumption) */
 };
 
 struct parser {
@@ -49,6 +51,7 @@ struct parser {
     int depth;
     bool fail; /* syntax we do not model at all: give up on the pattern */
     bool extended; /* (?x): whitespace and # comments are not literals */
+    const bool *absent; /* bytes assumed not to occur in the subject, or NULL */
 };
 
 static void set_none(struct lset *s)
@@ -307,8 +310,21 @@ static void parse_class(struct parser *ps, struct node *out)
     }
     set_none(&out->exact);
     set_none(&out->req);
+    out->never = false;
     if (neg || open)
         return;
+    if (ps->absent) {
+        bool any = false;
+        for (int k = 0; k < 256; k++) {
+            if (set[k] && ps->absent[k])
+                set[k] = false;
+            any |= set[k];
+        }
+        if (!any) {
+            out->never = true; /* every byte of the class is absent */
+            return;
+        }
+    }
     /* case folds together: count distinct lower-case bytes */
     struct lset s;
     s.valid = true;
@@ -328,8 +344,9 @@ static void parse_class(struct parser *ps, struct node *out)
     out->req = s;
 }
 
-static void atom_literal(struct node *out, unsigned char c)
+static void atom_literal(const struct parser *ps, struct node *out, unsigned char c)
 {
+    out->never = ps->absent && ps->absent[c];
     unsigned char b = (unsigned char)tolower(c);
     set_one(&out->exact, &b, 1);
     set_one(&out->req, &b, 1);
@@ -337,6 +354,7 @@ static void atom_literal(struct node *out, unsigned char c)
 
 static void atom_empty(struct node *out)
 {
+    out->never = false;
     out->exact.valid = true;
     out->exact.n = 1;
     out->exact.v[0].n = 0;
@@ -345,6 +363,7 @@ static void atom_empty(struct node *out)
 
 static void atom_unknown(struct node *out)
 {
+    out->never = false;
     set_none(&out->exact);
     set_none(&out->req);
 }
@@ -360,7 +379,7 @@ static bool parse_atom(struct parser *ps, struct node *out)
     case '\\': {
         int v = parse_escape(ps);
         if (v >= 0)
-            atom_literal(out, (unsigned char)v);
+            atom_literal(ps, out, (unsigned char)v);
         else if (v == -2)
             atom_empty(out);
         else
@@ -472,7 +491,7 @@ static bool parse_atom(struct parser *ps, struct node *out)
     }
     case '*': case '+': case '?': case '{':
         if (c == '{') {
-            atom_literal(out, '{'); /* a brace that is not a quantifier */
+            atom_literal(ps, out, '{'); /* a brace that is not a quantifier */
             return true;
         }
         ps->fail = true; /* quantifier with nothing before it */
@@ -485,7 +504,7 @@ static bool parse_atom(struct parser *ps, struct node *out)
             atom_empty(out);
             return true;
         }
-        atom_literal(out, (unsigned char)c);
+        atom_literal(ps, out, (unsigned char)c);
         return true;
     }
 }
@@ -551,6 +570,11 @@ static void apply_quant(struct parser *ps, struct node *a)
     /* lazy or possessive suffix */
     if (peek(ps) == '?' || peek(ps) == '+')
         ps->i++;
+    if (a->never) {
+        if (min == 0)
+            atom_empty(a); /* it can only repeat zero times */
+        return;
+    }
     if (min == 0) {
         if (max == 1 && a->exact.valid) {
             struct lit e = {.n = 0};
@@ -585,9 +609,10 @@ static void parse_seq(struct parser *ps, struct node *out)
     run->valid = true;
     run->n = 1;
     run->v[0].n = 0;
-    bool all_exact = true;
+    bool all_exact = true, never = false;
     while (!ps->fail && parse_atom(ps, a)) {
         apply_quant(ps, a);
+        never |= a->never;
         pick_best(best, &a->req);
         if (a->exact.valid) {
             if (run->valid) {
@@ -613,6 +638,7 @@ static void parse_seq(struct parser *ps, struct node *out)
         out->exact = *run;
     else
         set_none(&out->exact);
+    out->never = never;
     free(a);
     free(best);
     free(run);
@@ -629,6 +655,13 @@ static void parse_alt(struct parser *ps, struct node *out)
     while (!ps->fail && peek(ps) == '|') {
         ps->i++;
         parse_seq(ps, branch);
+        /* a branch that matches nothing adds nothing */
+        if (branch->never)
+            continue;
+        if (out->never) {
+            *out = *branch;
+            continue;
+        }
         /* requirement of an alternation: the union, if every branch has one */
         if (out->req.valid && branch->req.valid && req_score(&branch->req) > 0 &&
             req_score(&out->req) > 0) {
@@ -660,15 +693,70 @@ static bool rare_byte(unsigned char c)
     return c != 0 && strchr("<>'\"`;(){}[]$|&\\%#!^~*@=", c) != NULL;
 }
 
+/* Nested sets of bytes rare in ordinary values and common in evasions:
+ * tier k holds the bytes of set k (1 is the smallest set); 0xff for a byte
+ * in none. */
+static const char *const tier_bytes[RX_TIERS] = {
+    "\\\"'`$|&;{}[]<>^~*",
+    "()!#%=?@+",
+    "\t\n\r",
+};
+
+void rx_tier_table(uint8_t tier[256])
+{
+    memset(tier, 0xff, 256);
+    for (int c = 0; c < 0x20; c++)
+        if (c != '\t' && c != '\n' && c != '\r')
+            tier[c] = 1;
+    tier[0x7f] = 1;
+    for (int k = RX_TIERS; k >= 1; k--)
+        for (const char *b = tier_bytes[k - 1]; *b; b++)
+            tier[(unsigned char)*b] = (uint8_t)k;
+}
+
+struct rx_lits *rx_prefilter_lits_tiered(const char *pattern, size_t len, int *tier)
+{
+    struct rx_lits *l = rx_prefilter_lits_absent(pattern, len, NULL);
+    *tier = 0;
+    if (l)
+        return l;
+    uint8_t t[256];
+    rx_tier_table(t);
+    for (int k = 1; k <= RX_TIERS; k++) {
+        bool absent[256];
+        for (int c = 0; c < 256; c++)
+            absent[c] = t[c] <= k;
+        l = rx_prefilter_lits_absent(pattern, len, absent);
+        if (l) {
+            *tier = k;
+            return l;
+        }
+    }
+    return NULL;
+}
+
 struct rx_lits *rx_prefilter_lits(const char *pattern, size_t len)
 {
-    struct parser ps = {.p = (const unsigned char *)pattern, .n = len};
+    return rx_prefilter_lits_absent(pattern, len, NULL);
+}
+
+struct rx_lits *rx_prefilter_lits_absent(const char *pattern, size_t len, const bool absent[256])
+{
+    struct parser ps = {.p = (const unsigned char *)pattern, .n = len, .absent = absent};
     struct node *root = malloc(sizeof *root);
     struct rx_lits *out = NULL;
     if (!root)
         return NULL;
     parse_alt(&ps, root);
-    if (ps.fail || ps.i != ps.n || req_score(&root->req) <= 0)
+    if (ps.fail || ps.i != ps.n)
+        goto done;
+    if (root->never) {
+        /* nothing can match a subject without the absent bytes: the empty
+         * set (no literal can be found, so such a subject is rejected) */
+        out = calloc(1, sizeof *out);
+        goto done;
+    }
+    if (req_score(&root->req) <= 0)
         goto done;
     for (size_t i = 0; i < root->req.n; i++)
         if (root->req.v[i].n == 1 && !rare_byte(root->req.v[i].s[0]))

@@ -6,7 +6,9 @@
  * match R. NULL when no useful requirement can be proven. */
 #ifndef MAMORI_WAF_RX_PREFILTER_H
 #define MAMORI_WAF_RX_PREFILTER_H
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "waf/matchers.h"
 
@@ -24,5 +26,20 @@ struct rx_lits {
     } v[RX_LITS_MAX];
 };
 struct rx_lits *rx_prefilter_lits(const char *pattern, size_t len);
+/* The same under an assumption: the subject contains no byte b with
+ * absent[b] (the caller checks that before trusting the answer). Regexes
+ * built to tolerate evasions (CRS's `c[\\'"]*a[\\'"]*t`) have no literal
+ * requirement in general, but have one on values without those bytes. */
+struct rx_lits *rx_prefilter_lits_absent(const char *pattern, size_t len, const bool absent[256]);
+
+/* Tiers of assumption: tier 0 is none; tier k (1..RX_TIERS) assumes the
+ * subject has no byte whose table entry is <= k (rx_tier_table: nested
+ * sets of punctuation and control bytes, 0xff for bytes in none). A
+ * subject qualifies for tier k when the smallest entry over its bytes is
+ * > k. rx_prefilter_lits_tiered returns the literals of the lowest tier
+ * that has a requirement, and that tier in *tier. */
+#define RX_TIERS 3
+void rx_tier_table(uint8_t tier[256]);
+struct rx_lits *rx_prefilter_lits_tiered(const char *pattern, size_t len, int *tier);
 
 #endif

@@ -4,6 +4,7 @@
  * cases. Skips the corpus part with a message when the files are absent. */
 #include <ctype.h>
 #include <glob.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,37 @@ TEST(rx_prefilter_basic_shapes)
                    cases[i].no);
         pm_free(p);
     }
+}
+
+TEST(rx_prefilter_absent_bytes)
+{
+    int tier = -1;
+    /* evasion-tolerant: no literal in general, "cat" without quotes/backslashes */
+    const char *re = "(?i)c[\\\\'\"]*a[\\\\'\"]*t\\b";
+    struct rx_lits *l = rx_prefilter_lits(re, strlen(re));
+    CHECK(l == NULL);
+    free(l);
+    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
+    CHECK(l != NULL && tier == 1 && l->n == 1 && l->v[0].n == 3 && memcmp(l->v[0].s, "cat", 3) == 0);
+    free(l);
+    /* an alternative made only of assumed-absent bytes drops out */
+    re = "(?:[;|&]|\\$\\()\\s*(?:id|whoami)";
+    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
+    CHECK(l != NULL && tier == 0); /* ";" "|" "&" "$(" are rare enough as they are */
+    free(l);
+    re = "(?:[\\n\\r;`]|\\|\\|?)[\\s\\x0b]*x";
+    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
+    CHECK(l != NULL && tier == 3 && l->n == 0); /* needs \n or \r or ... : nothing without them */
+    free(l);
+    /* a pattern that only needs ordinary bytes has no tier either */
+    re = "[a-z]+[0-9]";
+    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
+    CHECK(l == NULL);
+    free(l);
+    uint8_t tt[256];
+    rx_tier_table(tt);
+    CHECK(tt['\''] == 1 && tt['('] == 2 && tt['\n'] == 3 && tt['a'] == 0xff && tt[' '] == 0xff &&
+          tt[0] == 1);
 }
 
 static int hexv(int c)
@@ -172,8 +204,11 @@ TEST(rx_prefilter_never_rejects_a_crs_match)
             fclose(fp);
     }
     globfree(&gl);
-    size_t built = 0, checked = 0, matched = 0;
-    for (size_t i = 0; i < np; i++) {
+    size_t built = 0, checked = 0, matched = 0, tiered = 0, tmatched = 0;
+    uint8_t tiers[256];
+    rx_tier_table(tiers);
+    char *stripped = malloc(65536);
+    for (size_t i = 0; i < np && stripped; i++) {
         char err[256];
         struct rx *re = rx_compile(pats[i], strlen(pats[i]), 0, err, sizeof err);
         struct pm *pre = re ? rx_prefilter_build(pats[i], strlen(pats[i])) : NULL;
@@ -192,10 +227,44 @@ TEST(rx_prefilter_never_rejects_a_crs_match)
                 checked++;
             }
         }
+        /* under an absent-byte assumption: every subject with the assumed
+         * bytes deleted (payloads lose their evasion characters) that the
+         * regex matches must contain one of the literals */
+        int tier = 0;
+        struct rx_lits *tl = re ? rx_prefilter_lits_tiered(pats[i], strlen(pats[i]), &tier) : NULL;
+        if (tl && tier > 0) {
+            tiered++;
+            const char *lp[RX_LITS_MAX];
+            size_t ll[RX_LITS_MAX];
+            for (size_t k = 0; k < tl->n; k++) {
+                lp[k] = (const char *)tl->v[k].s;
+                ll[k] = tl->v[k].n;
+            }
+            struct pm *tp = tl->n ? pm_build(lp, ll, tl->n) : NULL;
+            for (size_t k = 0; k < ns; k++) {
+                size_t m = 0;
+                for (size_t j = 0; j < slen[k] && m < 65536; j++)
+                    if (tiers[(unsigned char)subj[k][j]] > tier)
+                        stripped[m++] = subj[k][j];
+                int nc;
+                if (rx_match(re, stripped, m, NULL, 0, &nc) == 1) {
+                    tmatched++;
+                    if (!tp || !pre_pass(tp, stripped, m)) {
+                        t_fail(t, __FILE__, __LINE__,
+                               "tier-%d literals reject a match of /%.80s/ on \"%.80s\"", tier,
+                               pats[i], stripped);
+                        break;
+                    }
+                }
+            }
+            pm_free(tp);
+        }
+        free(tl);
         pm_free(pre);
         rx_free(re);
         free(pats[i]);
     }
+    free(stripped);
     free(pats);
     for (size_t k = 0; k < ns; k++)
         free(subj[k]);
@@ -203,5 +272,7 @@ TEST(rx_prefilter_never_rejects_a_crs_match)
     free(slen);
     printf("  rx prefilter: %zu of %zu CRS patterns get one; %zu regex matches all passed it (%zu checks)\n",
            built, np, matched, checked);
+    printf("  rx prefilter under absent bytes: %zu more patterns; %zu matches of stripped subjects all passed\n",
+           tiered, tmatched);
     CHECK(built > np / 3); /* the prefilter must cover a good share of CRS */
 }
