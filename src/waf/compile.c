@@ -17,6 +17,7 @@
 #include "waf/compile.h"
 #include "waf/macro.h"
 #include "waf/rx_prefilter.h"
+#include "waf/tx.h"
 #include "waf/seclang.h"
 #include "waf/vars_table.h"
 #include "waf/waf.h"
@@ -948,6 +949,7 @@ static void rule_free(struct rule *r)
         compile_target_free(&r->excl[i]);
     free(r->excl);
     free(r->marker_name);
+    free(r->tag_ids);
     free(r);
 }
 
@@ -1166,6 +1168,132 @@ static int build_scanners(struct waf_builder *b)
     return rc;
 }
 
+/* ---- tag ids ----------------------------------------------------------------
+ * ctl:ruleRemoveByTag / ruleRemoveTargetByTag are tested against every
+ * later rule of the transaction (CRS's 941010 sets one on every ordinary
+ * request), so tags become small integers once, at load. */
+struct tag_tab {
+    const char **name;
+    uint32_t *hash;
+    uint16_t *id;
+    size_t mask, n;
+};
+
+static uint32_t tag_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Room for up to count names (the table stays at most half full). */
+static int tag_tab_init(struct tag_tab *t, size_t count)
+{
+    size_t slots = 64;
+    while (slots < count * 2 + 1)
+        slots *= 2;
+    *t = (struct tag_tab){calloc(slots, sizeof(char *)), calloc(slots, sizeof(uint32_t)),
+                          calloc(slots, sizeof(uint16_t)), slots - 1, 0};
+    return t->name && t->hash && t->id ? 0 : -1;
+}
+
+static void tag_tab_free(struct tag_tab *t)
+{
+    free(t->name);
+    free(t->hash);
+    free(t->id);
+}
+
+/* The id of name; adds it when add is set. -1 when absent (or full). */
+static int tag_lookup(struct tag_tab *t, const char *name, bool add)
+{
+    uint32_t h = tag_hash(name);
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        if (!t->name[i]) {
+            if (!add || t->n >= UINT16_MAX)
+                return -1;
+            t->name[i] = name;
+            t->hash[i] = h;
+            t->id[i] = (uint16_t)t->n++;
+            return t->id[i];
+        }
+        if (t->hash[i] == h && strcmp(t->name[i], name) == 0)
+            return t->id[i];
+    }
+}
+
+static int assign_tag_ids(struct waf_program *p)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < p->nall; i++)
+        total += p->all[i]->a.ntags;
+    struct tag_tab t;
+    int rc = -1;
+    if (tag_tab_init(&t, total) < 0)
+        goto out;
+    for (size_t i = 0; i < p->nall; i++) {
+        struct rule *r = p->all[i];
+        if (!r->a.ntags)
+            continue;
+        r->tag_ids = malloc(r->a.ntags * sizeof(uint16_t));
+        if (!r->tag_ids)
+            goto out;
+        for (size_t k = 0; k < r->a.ntags; k++) {
+            int id = r->a.tags[k] ? tag_lookup(&t, r->a.tags[k], true) : -1;
+            r->tag_ids[k] = id < 0 ? UINT16_MAX : (uint16_t)id; /* past 65,535 tags: never matches */
+        }
+    }
+    for (size_t i = 0; i < p->nall; i++) {
+        struct actions *a = &p->all[i]->a;
+        for (size_t k = 0; k < a->nctls; k++) {
+            struct ctl *c = &a->ctls[k];
+            c->tag_id = (c->kind == CTL_RULE_REMOVE_BY_TAG ||
+                         c->kind == CTL_RULE_REMOVE_TARGET_BY_TAG) && c->str
+                            ? tag_lookup(&t, c->str, false)
+                            : -1;
+        }
+    }
+    p->ntag_names = t.n;
+    rc = 0;
+out:
+    tag_tab_free(&t);
+    return rc;
+}
+
+/* Targets: the hash of a name selector (map lookups), and one cache slot
+ * per distinct cacheable target text, so the hundred CRS rules that read
+ * ARGS share one resolution per phase. */
+static int assign_target_slots(struct waf_program *p)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < p->nall; i++)
+        total += p->all[i]->ntargets;
+    struct tag_tab t;
+    int rc = -1;
+    if (tag_tab_init(&t, total) < 0)
+        goto out;
+    for (size_t i = 0; i < p->nall; i++) {
+        struct rule *r = p->all[i];
+        for (size_t k = 0; k < r->ntargets; k++) {
+            struct target *tg = &r->targets[k];
+            if (tg->sel_kind == SEL_NAME)
+                tg->sel_hash = tx_name_hash(tg->sel, tg->sel_len);
+            int id = tg->text && tx_target_cacheable((int)tg->var)
+                         ? tag_lookup(&t, tg->text, true)
+                         : -1;
+            tg->cache_slot = id < 0 ? 0 : (uint32_t)id + 1;
+        }
+    }
+    p->ntarget_ids = t.n;
+    rc = 0;
+out:
+    tag_tab_free(&t);
+    return rc;
+}
+
 struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t errlen)
 {
     struct waf_program *p = b->p;
@@ -1231,7 +1359,7 @@ struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t 
     }
     p->nprefix = pt.n;
     free(pt.v);
-    if (build_scanners(b) < 0) {
+    if (build_scanners(b) < 0 || assign_tag_ids(p) < 0 || assign_target_slots(p) < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }

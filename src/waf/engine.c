@@ -91,13 +91,47 @@ struct vscan {
     uint64_t bits[];
 };
 #define VC_SCANS 6
+/* A value meets a few dozen of the program's chain prefixes, not all of
+ * them: idx maps a prefix id to a slot (0 = none yet), so starting a value
+ * costs one byte per prefix, and the slots grow as chains reach it. */
+#define VC_SLOTS_MAX 255
 struct vcache {
     const char *in;
     size_t inlen;
     struct vscan *scans[VC_SCANS];
     unsigned nscans, next_evict;
-    struct vslot s[];
+    struct vslot *slots;
+    unsigned nslots, capslots;
+    uint8_t idx[];
 };
+
+static struct vslot *vs_get(const struct vcache *vc, size_t pfx)
+{
+    uint8_t k = vc->idx[pfx];
+    return k ? &vc->slots[k - 1] : NULL;
+}
+
+/* The slot of prefix pfx, made if needed; NULL when the value has used
+ * VC_SLOTS_MAX prefixes (then results are simply not cached) or on OOM. */
+static struct vslot *vs_put(struct waf_tx *tx, struct vcache *vc, size_t pfx)
+{
+    struct vslot *v = vs_get(vc, pfx);
+    if (v || vc->nslots >= VC_SLOTS_MAX)
+        return v;
+    if (vc->nslots == vc->capslots) {
+        unsigned nc = vc->capslots ? vc->capslots * 2 : 16;
+        struct vslot *ns = arena_realloc(tx->a, vc->slots, vc->capslots * sizeof(*ns),
+                                         nc * sizeof(*ns));
+        if (!ns)
+            return NULL;
+        vc->slots = ns;
+        vc->capslots = nc;
+    }
+    v = &vc->slots[vc->nslots++];
+    *v = (struct vslot){NULL, 0, NULL};
+    vc->idx[pfx] = (uint8_t)vc->nslots;
+    return v;
+}
 
 static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char *in,
                              size_t inlen)
@@ -105,14 +139,16 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
     struct vcache *vc = *slot;
     if (vc && vc->in == in && vc->inlen == inlen)
         return vc;
-    size_t np = tx->p->nprefix + 1; /* the last slot: no transformation */
-    vc = arena_alloc(tx->a, sizeof(*vc) + np * sizeof(struct vslot));
+    size_t np = tx->p->nprefix + 1; /* the last id: no transformation */
+    vc = arena_alloc(tx->a, sizeof(*vc) + np);
     if (!vc)
         return NULL;
     vc->in = in;
     vc->inlen = inlen;
     vc->nscans = vc->next_evict = 0;
-    memset(vc->s, 0, np * sizeof(struct vslot));
+    vc->slots = NULL;
+    vc->nslots = vc->capslots = 0;
+    memset(vc->idx, 0, np);
     *slot = vc;
     return vc;
 }
@@ -138,8 +174,8 @@ static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, 
     if (vc) {
         size_t start = 0;
         for (size_t k = nx; k > 0; k--) {
-            const struct vslot *v = &vc->s[r->eff_pfx[k - 1]];
-            if (v->out) {
+            const struct vslot *v = vs_get(vc, r->eff_pfx[k - 1]);
+            if (v && v->out) {
                 cur = v->out;
                 curlen = v->len;
                 start = k;
@@ -153,7 +189,9 @@ static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, 
                 return -1;
             cur = o;
             curlen = ol;
-            vc->s[r->eff_pfx[i]] = (struct vslot){cur, curlen, NULL};
+            struct vslot *v = vs_put(tx, vc, r->eff_pfx[i]);
+            if (v)
+                *v = (struct vslot){cur, curlen, NULL};
         }
         *out = cur;
         *outlen = curlen;
@@ -437,10 +475,10 @@ static void do_setvar(struct waf_tx *tx, const struct setvar *sv)
     map_set(tx, m, name.p, name.n, b, (size_t)bl);
 }
 
-static bool rule_has_tag(const struct rule *r, const char *tag)
+static bool rule_has_tag(const struct rule *r, int tag_id)
 {
     for (size_t i = 0; i < r->a.ntags; i++)
-        if (strcmp(r->a.tags[i], tag) == 0)
+        if (r->tag_ids[i] == tag_id)
             return true;
     return false;
 }
@@ -473,11 +511,13 @@ static void do_ctl(struct waf_tx *tx, const struct ctl *c)
         break;
     }
     case CTL_RULE_REMOVE_BY_TAG: {
-        const char **t = grow(tx, tx->rm_tags, &tx->caprm_tags, tx->nrm_tags, sizeof(char *));
+        if (c->tag_id < 0)
+            return; /* no rule carries this tag */
+        int *t = grow(tx, tx->rm_tags, &tx->caprm_tags, tx->nrm_tags, sizeof(int));
         if (!t)
             return;
         tx->rm_tags = t;
-        tx->rm_tags[tx->nrm_tags++] = c->str;
+        tx->rm_tags[tx->nrm_tags++] = c->tag_id;
         break;
     }
     case CTL_RULE_REMOVE_TARGET_BY_ID: case CTL_RULE_REMOVE_TARGET_BY_TAG: {
@@ -486,7 +526,7 @@ static void do_ctl(struct waf_tx *tx, const struct ctl *c)
             return;
         tx->rmt = t;
         tx->rmt[tx->nrmt++] = (struct rm_target){
-            c->lo, c->hi, c->kind == CTL_RULE_REMOVE_TARGET_BY_TAG ? c->str : NULL, c->tgt};
+            c->lo, c->hi, c->kind == CTL_RULE_REMOVE_TARGET_BY_TAG, c->tag_id, c->tgt};
         break;
     }
     case CTL_REQUEST_BODY_PROCESSOR:
@@ -538,7 +578,7 @@ static void excl_collect(const struct waf_tx *tx, const struct rule *top, struct
     es->n = 0;
     for (size_t i = 0; i < tx->nrmt && es->n < 64; i++) {
         const struct rm_target *rt = &tx->rmt[i];
-        bool applies = rt->tag ? rule_has_tag(top, rt->tag)
+        bool applies = rt->by_tag ? rt->tag_id >= 0 && rule_has_tag(top, rt->tag_id)
                                : (top->a.id >= rt->lo && top->a.id <= rt->hi);
         if (applies)
             es->t[es->n++] = rt->tgt;
@@ -779,13 +819,13 @@ static int lits_in(struct waf_tx *tx, const struct rule *r, const struct item *i
     struct vcache *vc = vc_get(tx, it->vc, it->val, it->vlen);
     if (!vc)
         return -1;
-    struct vslot *vs = &vc->s[r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix];
-    struct vscan *sc = vs->sc;
+    struct vslot *vs = vs_put(tx, vc, r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix);
+    struct vscan *sc = vs ? vs->sc : NULL;
     if (!sc || vs->out != tv || vs->len != tvl) {
         sc = vscan_for(tx, vc, tv, tvl);
         if (!sc)
             return -1;
-        if (!vs->out || (vs->out == tv && vs->len == tvl)) {
+        if (vs && (!vs->out || (vs->out == tv && vs->len == tvl))) {
             vs->out = tv;
             vs->len = tvl;
             vs->sc = sc;
@@ -828,13 +868,17 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
     for (size_t ti = 0; ti < r->ntargets; ti++) {
         const struct target *t = &r->targets[ti];
         size_t start = tx->nitems;
-        if (tx_resolve(tx, t) < 0)
+        const struct item *got; /* a stable array, or NULL: tx->items[start..] */
+        size_t nit;
+        if (tx_resolve_items(tx, t, &got, &nit) < 0) {
+            tx->nitems = start;
             continue;
-        size_t end = tx->nitems;
+        }
         if (t->count) {
             size_t cnt = 0;
-            for (size_t k = start; k < end; k++)
-                if (!item_excluded(tx, &es, r, &tx->items[k]))
+            for (size_t k = 0; k < nit; k++)
+                if (!(r->nexcl || es.n) ||
+                    !item_excluded(tx, &es, r, got ? &got[k] : &tx->items[start + k]))
                     cnt++;
             tx->nitems = start;
             char num[24];
@@ -859,9 +903,10 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             }
             continue;
         }
-        for (size_t k = start; k < end; k++) {
-            struct item it = tx->items[k];
-            if (item_excluded(tx, &es, r, &it))
+        for (size_t k = 0; k < nit; k++) {
+            /* a copy: running the operator may push items and move tx->items */
+            struct item it = got ? got[k] : tx->items[start + k];
+            if ((r->nexcl || es.n) && item_excluded(tx, &es, r, &it))
                 continue;
             const char *tv;
             size_t tvl;
@@ -979,6 +1024,7 @@ static enum flow run_rule(struct waf_tx *tx, const struct rule *r, int *skip_to,
 
 static void run_phase(struct waf_tx *tx, int phase)
 {
+    tx->coll_gen++; /* targets resolved in an earlier phase are stale */
     /* 'allow' skips every later phase but logging */
     if (tx->engine == ENGINE_OFF || tx->disrupted || (tx->allow_all && phase != 5))
         return;

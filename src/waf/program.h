@@ -57,6 +57,10 @@ struct target {
     size_t sel_len;
     struct rx *sel_rx;
     char *text;       /* as written, for logs: "ARGS:foo" */
+    uint32_t sel_hash; /* SEL_NAME: tx_name_hash(sel), for map lookups */
+    uint32_t cache_slot; /* > 0: identical targets share one resolution per
+                          * phase (tx_resolve_items, entry cache_slot - 1);
+                          * 0: resolved every time */
 };
 
 enum op_id {
@@ -92,6 +96,7 @@ struct ctl {
     enum ctl_kind kind;
     int lo, hi;          /* id range */
     char *str;           /* tag / msg / processor / value */
+    int tag_id;          /* *_BY_TAG: the program's id of str, -1 if no rule has it */
     struct target *tgt;  /* for *_TARGET_* */
     int ival;
 };
@@ -168,6 +173,7 @@ struct rule {
     /* the shared literal scanner that proves this link cannot match (an
      * @rx literal requirement or an @pm list; compile.c) and the rule's
      * owner bit in it; scan < 0 when the link has none */
+    uint16_t *tag_ids; /* a.tags as the program's tag ids (same order) */
     int16_t scan;
     uint8_t scan_tier; /* > 0: the bit is only valid for values without the
                         * bytes of that tier (rx_prefilter.h) */
@@ -200,6 +206,8 @@ struct waf_program {
     uint32_t *scan_off;  /* scanner i's bits start at word scan_off[i] */
     size_t scan_words;   /* words of bits for all scanners */
     uint8_t byte_tier[256]; /* rx_tier_table() */
+    size_t ntag_names; /* distinct tags: ctl:*ByTag compares ids, not strings */
+    size_t ntarget_ids; /* distinct cacheable targets */
     char **files; /* interned rule-file names */
     size_t nfiles;
 };

@@ -60,8 +60,15 @@ struct id_range {
 
 struct rm_target {
     int lo, hi;         /* by id */
-    const char *tag;    /* by tag (NULL if by id) */
+    bool by_tag;
+    int tag_id;         /* by tag: the program's tag id (-1: no rule has it) */
     const struct target *tgt;
+};
+
+struct rcache_ent {
+    uint32_t gen; /* valid while it equals waf_tx.coll_gen */
+    uint32_t n;
+    struct item *items;
 };
 
 struct waf_tx {
@@ -88,7 +95,7 @@ struct waf_tx {
     /* rule flow */
     struct id_range *rm;
     size_t nrm, caprm;
-    const char **rm_tags;
+    int *rm_tags; /* tag ids */
     size_t nrm_tags, caprm_tags;
     struct rm_target *rmt;
     size_t nrmt, caprmt;
@@ -105,6 +112,10 @@ struct waf_tx {
     const struct rule *cur_rule;
     /* transformation cache epoch (engine.c): 0 = cache unavailable */
     uint64_t xc_epoch;
+    /* resolved targets (tx_resolve_items): entries hold while coll_gen is
+     * unchanged; it moves when a collection gains an item or a phase starts */
+    struct rcache_ent *rcache;
+    uint32_t coll_gen;
 };
 
 /* tx_vars.c */
@@ -115,12 +126,25 @@ void tx_set_scalar_c(struct waf_tx *tx, int var, const char *val);
 void tx_set_scalar_num(struct waf_tx *tx, int var, long long v);
 struct map *tx_map(struct waf_tx *tx, int var);
 const struct map_ent *map_get(const struct map *m, const char *name, size_t nlen);
+/* The same with the name's tx_name_hash() already known (compiled selectors). */
+const struct map_ent *map_get_h(const struct map *m, const char *name, size_t nlen, uint32_t h);
+uint32_t tx_name_hash(const char *s, size_t n);
 int map_set(struct waf_tx *tx, struct map *m, const char *name, size_t nlen, const char *val,
             size_t vlen);
 void map_del(struct map *m, const char *name, size_t nlen);
 /* Collects the items a target selects (exclusions are applied by the caller). */
 int tx_resolve(struct waf_tx *tx, const struct target *t);
 bool tx_target_matches_item(struct waf_tx *tx, const struct target *t, const struct item *it);
+/* Whether a target over var may be resolved once per phase: its items come
+ * from a collection that changes only through tx_coll_add (not TX & co.,
+ * MATCHED_VARS, RULE, XML or scalars). */
+bool tx_target_cacheable(int var);
+/* The items of t. Returns 1 with *items a stable array (a cacheable target,
+ * resolved at most once per phase and collection change), 0 when they were
+ * pushed onto tx->items (*items NULL, *n of them from the old nitems), -1 on
+ * error. The caller restores tx->nitems. */
+int tx_resolve_items(struct waf_tx *tx, const struct target *t, const struct item **items,
+                     size_t *n);
 /* First value of var[:key] as a string (macro expansion). */
 bool tx_lookup_first(struct waf_tx *tx, int var, const char *key, size_t klen, struct str *out);
 

@@ -33,6 +33,8 @@ int tx_coll_add(struct waf_tx *tx, int var, const char *name, size_t nlen, const
     if (!nm || !vl)
         return -1;
     c->v[c->n++] = (struct kv){nm, (uint32_t)nlen, vl, (uint32_t)vlen, NULL, NULL};
+    if (var != V_MATCHED_VARS)
+        tx->coll_gen++; /* resolved targets may have grown (and c->v moved) */
     return 0;
 }
 
@@ -63,11 +65,14 @@ static uint32_t hash_lower(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)tolower((unsigned char)s[i]);
+        uint8_t c = (uint8_t)s[i];
+        h ^= c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
         h *= 16777619u;
     }
     return h;
 }
+
+uint32_t tx_name_hash(const char *s, size_t n) { return hash_lower(s, n); }
 
 static int32_t map_find(const struct map *m, const char *name, size_t nlen, uint32_t h)
 {
@@ -86,6 +91,12 @@ static int32_t map_find(const struct map *m, const char *name, size_t nlen, uint
 const struct map_ent *map_get(const struct map *m, const char *name, size_t nlen)
 {
     int32_t k = map_find(m, name, nlen, hash_lower(name, nlen));
+    return k < 0 ? NULL : &m->e[k];
+}
+
+const struct map_ent *map_get_h(const struct map *m, const char *name, size_t nlen, uint32_t h)
+{
+    int32_t k = map_find(m, name, nlen, h);
     return k < 0 ? NULL : &m->e[k];
 }
 
@@ -238,7 +249,7 @@ static int resolve_map(struct waf_tx *tx, const struct target *t, int var)
     const struct map *m = &tx->maps[var];
     if (t->sel_kind == SEL_NAME) {
         /* TX:name is a hash lookup, not a scan of every variable */
-        const struct map_ent *e = map_get(m, t->sel, t->sel_len);
+        const struct map_ent *e = map_get_h(m, t->sel, t->sel_len, t->sel_hash);
         return e ? push_item(tx, var, e->name, e->nlen, e->val, e->vlen) : 0;
     }
     for (uint32_t k = 0; k < m->n; k++) {
@@ -324,6 +335,58 @@ int tx_resolve(struct waf_tx *tx, const struct target *t)
     return rc < 0 ? -1 : 0;
 }
 
+bool tx_target_cacheable(int var)
+{
+    switch (var) {
+    case V_ARGS: case V_ARGS_NAMES: case V_ARGS_GET_NAMES: case V_ARGS_POST_NAMES:
+    case V_REQUEST_HEADERS_NAMES: case V_REQUEST_COOKIES_NAMES: case V_RESPONSE_HEADERS_NAMES:
+    case V_FILES_NAMES:
+        return true;
+    case V_MATCHED_VARS: case V_MATCHED_VARS_NAMES: case V_XML: case V_RULE:
+    case V_TX: case V_IP: case V_SESSION: case V_GLOBAL: case V_USER: case V_RESOURCE:
+    case V_ENV:
+        return false;
+    default:
+        return vars_info(var)->kind == VT_COLLECTION;
+    }
+}
+
+int tx_resolve_items(struct waf_tx *tx, const struct target *t, const struct item **items,
+                     size_t *n)
+{
+    size_t start = tx->nitems;
+    if (t->cache_slot && t->cache_slot <= tx->p->ntarget_ids) {
+        if (!tx->rcache)
+            tx->rcache = arena_calloc(tx->a, tx->p->ntarget_ids, sizeof(*tx->rcache));
+        struct rcache_ent *e = tx->rcache ? &tx->rcache[t->cache_slot - 1] : NULL;
+        if (e && e->gen == tx->coll_gen) {
+            *items = e->items;
+            *n = e->n;
+            return 1;
+        }
+        if (e) {
+            if (tx_resolve(tx, t) < 0)
+                return -1;
+            size_t cnt = tx->nitems - start;
+            struct item *copy = cnt ? arena_alloc(tx->a, cnt * sizeof(*copy)) : NULL;
+            if (cnt && !copy)
+                return -1;
+            if (cnt)
+                memcpy(copy, tx->items + start, cnt * sizeof(*copy));
+            tx->nitems = start;
+            *e = (struct rcache_ent){tx->coll_gen, (uint32_t)cnt, copy};
+            *items = copy;
+            *n = cnt;
+            return 1;
+        }
+    }
+    if (tx_resolve(tx, t) < 0)
+        return -1;
+    *items = NULL;
+    *n = tx->nitems - start;
+    return 0;
+}
+
 static int resolve_rule(struct waf_tx *tx, const struct target *t)
 {
     const struct rule *r = tx->cur_rule;
@@ -375,7 +438,8 @@ bool tx_lookup_first(struct waf_tx *tx, int var, const char *key, size_t klen, s
         *out = str_make(e->val, e->vlen);
         return true;
     }
-    struct target t = {.var = var, .sel_kind = klen ? SEL_NAME : SEL_NONE};
+    struct target t = {.var = var, .sel_kind = klen ? SEL_NAME : SEL_NONE,
+                       .sel_hash = tx_name_hash(key, klen)};
     char selbuf[256];
     if (klen >= sizeof selbuf)
         return false;
