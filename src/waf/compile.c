@@ -1149,7 +1149,7 @@ static int build_scanners(struct waf_builder *b)
         return -1;
     for (size_t i = 0; i < p->nall; i++) {
         struct rule *r = p->all[i];
-        if (r->marker || r->a.multimatch || r->param_macro)
+        if (r->marker || r->param_macro)
             continue;
         if (r->op == OP_RX && r->rx) {
             int tier;

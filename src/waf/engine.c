@@ -159,7 +159,7 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
  * each (value, prefix) is computed once per transaction. Without a slot
  * (XML nodes, RULE), the thread-local table below serves instead. */
 static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, size_t inlen,
-                       struct vcache **slot, const char **out, size_t *outlen)
+                       struct vcache *vc, const char **out, size_t *outlen)
 {
     const uint8_t *x = r->eff_xforms;
     size_t nx = r->eff_nxforms;
@@ -170,7 +170,6 @@ static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, 
     }
     const char *cur = in;
     size_t curlen = inlen;
-    struct vcache *vc = slot ? vc_get(tx, slot, in, inlen) : NULL;
     if (vc) {
         size_t start = 0;
         for (size_t k = nx; k > 0; k--) {
@@ -234,12 +233,38 @@ static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, 
 
 /* ---- macro expansion -------------------------------------------------- */
 
+/* Decimal text of v into b (>= 21 bytes); returns the length. */
+static int fmt_ll(char *b, long long v)
+{
+    char t[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int k = 0;
+    if (v < 0)
+        b[k++] = '-';
+    while (n)
+        b[k++] = t[--n];
+    return k;
+}
+
 static struct str expand(struct waf_tx *tx, const struct macro *m)
 {
     if (!m)
         return STR_LIT("");
     if (m->constant)
         return macro_const(m);
+    if (m->nparts == 1 && m->parts[0].is_var && m->parts[0].var != V_RULE) {
+        /* "%{tx.x}" alone: the value as stored (values are never written
+         * in place, so it stays valid while the caller uses it) */
+        struct str v;
+        return tx_lookup_first(tx, m->parts[0].var, m->parts[0].text, m->parts[0].len, &v)
+                   ? v
+                   : STR_LIT("");
+    }
     struct buf b;
     buf_init(&b, 1u << 20);
     for (size_t i = 0; i < m->nparts; i++) {
@@ -471,7 +496,7 @@ static void do_setvar(struct waf_tx *tx, const struct setvar *sv)
     long long d = to_num(val.p, val.n);
     long long res = sv->op == SV_ADD ? cur + d : cur - d;
     char b[32];
-    int bl = snprintf(b, sizeof b, "%lld", res);
+    int bl = fmt_ll(b, res);
     map_set(tx, m, name.p, name.n, b, (size_t)bl);
 }
 
@@ -809,17 +834,15 @@ static struct vscan *vscan_for(struct waf_tx *tx, struct vcache *vc, const char 
 
 /* The shared literal scanners: 0 when the rule provably cannot match tv
  * (none of its required literals or @pm phrases occurs in it), 1 when one
- * does, -1 when the rule has no scanner or the value no cache. */
-static int lits_in(struct waf_tx *tx, const struct rule *r, const struct item *it,
-                              const char *tv, size_t tvl)
+ * does, -1 when the rule has no scanner or the value no cache. tv is a
+ * transformation of vc's value; vs, when given, is the chain slot it came
+ * from (it remembers the scan). */
+static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, struct vslot *vs,
+                   const char *tv, size_t tvl)
 {
-    if (r->scan < 0 || !it->vc)
+    if (r->scan < 0 || !vc)
         return -1;
     const struct waf_program *p = tx->p;
-    struct vcache *vc = vc_get(tx, it->vc, it->val, it->vlen);
-    if (!vc)
-        return -1;
-    struct vslot *vs = vs_put(tx, vc, r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix);
     struct vscan *sc = vs ? vs->sc : NULL;
     if (!sc || vs->out != tv || vs->len != tvl) {
         sc = vscan_for(tx, vc, tv, tvl);
@@ -849,6 +872,17 @@ static int lits_in(struct waf_tx *tx, const struct rule *r, const struct item *i
         sc->done |= 1u << k;
     }
     return (int)((bits[r->scan_owner >> 6] >> (r->scan_owner & 63)) & 1);
+}
+
+/* The rule's operator on tv (see lits_in for vc and vs): the scanner
+ * answers when it can prove there is no match. */
+static bool op_on(struct waf_tx *tx, const struct rule *r, struct vcache *vc, struct vslot *vs,
+                  const char *tv, size_t tvl)
+{
+    int lits = lits_in(tx, r, vc, vs, tv, tvl);
+    if (lits == 0)
+        return r->negate; /* the operator cannot match this value */
+    return run_op(tx, r, tv, tvl, r->a.capture, lits > 0);
 }
 
 /* Evaluates one rule (one link of a chain). Returns true if it matched. */
@@ -881,8 +915,8 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                     !item_excluded(tx, &es, r, got ? &got[k] : &tx->items[start + k]))
                     cnt++;
             tx->nitems = start;
-            char num[24];
-            int nl = snprintf(num, sizeof num, "%zu", cnt);
+            char num[32];
+            int nl = fmt_ll(num, (long long)cnt);
             char *nv = arena_memdup(tx->a, num, (size_t)nl);
             if (!nv)
                 continue;
@@ -911,35 +945,46 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             const char *tv;
             size_t tvl;
             bool matched = false;
+            struct vcache *vc = it.vc ? vc_get(tx, it.vc, it.val, it.vlen) : NULL;
             if (r->a.multimatch) {
+                /* the value, then every transformation step that changed it;
+                 * steps come from (and fill) the value's chain cache */
                 const char *cur = it.val;
                 size_t curlen = it.vlen;
-                matched = run_op(tx, r, cur, curlen, r->a.capture, false);
+                matched = op_on(tx, r, vc, vc ? vs_put(tx, vc, tx->p->nprefix) : NULL, cur, curlen);
                 tv = cur;
                 tvl = curlen;
                 for (size_t x = 0; x < r->eff_nxforms && !matched; x++) {
                     const char *o;
                     size_t ol;
-                    if (xform_apply(r->eff_xforms[x], &tx->p->xenv, tx->a, cur, curlen, &o,
-                                    &ol) < 0)
-                        break;
+                    struct vslot *v = vc ? vs_put(tx, vc, r->eff_pfx[x]) : NULL;
+                    if (v && v->out) {
+                        o = v->out;
+                        ol = v->len;
+                    } else {
+                        if (xform_apply(r->eff_xforms[x], &tx->p->xenv, tx->a, cur, curlen, &o,
+                                        &ol) < 0)
+                            break;
+                        if (v)
+                            *v = (struct vslot){o, ol, NULL};
+                    }
                     bool changed = ol != curlen || (o != cur && memcmp(o, cur, ol) != 0);
                     cur = o;
                     curlen = ol;
                     if (changed) {
-                        matched = run_op(tx, r, cur, curlen, r->a.capture, false);
+                        matched = op_on(tx, r, vc, v, cur, curlen);
                         tv = cur;
                         tvl = curlen;
                     }
                 }
             } else {
-                if (xform_chain(tx, r, it.val, it.vlen, it.vc, &tv, &tvl) < 0)
+                if (xform_chain(tx, r, it.val, it.vlen, vc, &tv, &tvl) < 0)
                     continue;
-                int lits = lits_in(tx, r, &it, tv, tvl);
-                if (lits == 0)
-                    matched = r->negate; /* the operator cannot match this value */
-                else
-                    matched = run_op(tx, r, tv, tvl, r->a.capture, lits > 0);
+                struct vslot *vs =
+                    vc ? vs_put(tx, vc, r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1]
+                                                       : tx->p->nprefix)
+                       : NULL;
+                matched = op_on(tx, r, vc, vs, tv, tvl);
             }
             if (!matched)
                 continue;
