@@ -424,7 +424,8 @@ static int add_rule(struct waf_builder *b, const struct seclang_directive *d, co
     r->file = d->file;
     r->line = d->line;
     r->skip_to = -1;
-    r->scan = -1;
+    for (int k = 0; k <= RX_TIERS; k++)
+        r->scan[k] = -1;
     if (push_rule(b, r) < 0) {
         free(r);
         return -1;
@@ -552,7 +553,8 @@ static int directive(void *ud, const struct seclang_directive *d, char *err, siz
         }
         compile_actions_init(&r->a);
         r->marker = true;
-        r->scan = -1;
+        for (int k = 0; k <= RX_TIERS; k++)
+            r->scan[k] = -1;
         r->marker_name = strdup(d->args[0]);
         r->file = d->file;
         r->line = d->line;
@@ -1130,9 +1132,9 @@ static int build_scan_part(struct waf_program *p, struct scan_cand *c, size_t n)
     p->scan[p->nscan] = m;
     p->scan_off[p->nscan] = (uint32_t)p->scan_words;
     for (size_t i = 0; i < n; i++) {
-        c[i].r->scan = (int16_t)p->nscan;
-        c[i].r->scan_owner = (uint32_t)i;
-        c[i].r->scan_tier = (uint8_t)c[i].tier;
+        c[i].r->scan[c[i].tier] = (int16_t)p->nscan;
+        c[i].r->scan_owner[c[i].tier] = (uint32_t)i;
+        c[i].r->scan_tiered |= c[i].tier > 0;
     }
     p->scan_words += (n + 63) / 64;
     p->nscan++;
@@ -1142,7 +1144,7 @@ static int build_scan_part(struct waf_program *p, struct scan_cand *c, size_t n)
 static int build_scanners(struct waf_builder *b)
 {
     struct waf_program *p = b->p;
-    struct scan_cand *c = calloc(p->nall ? p->nall : 1, sizeof(*c));
+    struct scan_cand *c = calloc(p->nall ? p->nall * (RX_TIERS + 1) : 1, sizeof(*c));
     size_t n = 0;
     int rc = -1;
     if (!c)
@@ -1152,10 +1154,11 @@ static int build_scanners(struct waf_builder *b)
         if (r->marker || r->param_macro)
             continue;
         if (r->op == OP_RX && r->rx) {
-            int tier;
-            struct rx_lits *l = rx_prefilter_lits_tiered(r->param, r->param_len, &tier);
-            if (l)
-                c[n++] = (struct scan_cand){r, l, tier};
+            struct rx_lits *l[RX_TIERS + 1];
+            rx_prefilter_lits_tiers(r->param, r->param_len, l);
+            for (int k = 0; k <= RX_TIERS; k++)
+                if (l[k])
+                    c[n++] = (struct scan_cand){r, l[k], k};
         } else if ((r->op == OP_PM || r->op == OP_PMFROMFILE) && pm_list_count(r->pm)) {
             c[n++] = (struct scan_cand){r, NULL, 0};
         }

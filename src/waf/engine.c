@@ -840,7 +840,15 @@ static struct vscan *vscan_for(struct waf_tx *tx, struct vcache *vc, const char 
 static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, struct vslot *vs,
                    const char *tv, size_t tvl)
 {
-    if (r->scan < 0 || !vc)
+    if (!vc)
+        return -1;
+    /* the strongest assumption the value allows (see rx_prefilter.h) */
+    int k = RX_TIERS;
+    if (!r->scan_tiered)
+        k = 0;
+    while (k >= 0 && r->scan[k] < 0)
+        k--;
+    if (k < 0)
         return -1;
     const struct waf_program *p = tx->p;
     struct vscan *sc = vs ? vs->sc : NULL;
@@ -854,7 +862,7 @@ static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, s
             vs->sc = sc;
         }
     }
-    if (r->scan_tier) {
+    if (k > 0) {
         if (sc->mintier < 0) {
             const unsigned char *u = (const unsigned char *)tv;
             unsigned m = 0xff;
@@ -862,16 +870,19 @@ static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, s
                 m = p->byte_tier[u[i]] < m ? p->byte_tier[u[i]] : m;
             sc->mintier = (int)m;
         }
-        if (sc->mintier <= r->scan_tier)
-            return -1; /* the value has a byte the literals assumed absent */
+        /* the value has bytes of tier mintier: only lower tiers hold */
+        while (k > 0 && (sc->mintier <= k || r->scan[k] < 0))
+            k--;
+        if (r->scan[k] < 0)
+            return -1;
     }
-    uint32_t k = (uint32_t)r->scan;
-    uint64_t *bits = sc->bits + p->scan_off[k];
-    if (!(sc->done & (1u << k))) {
-        mlit_scan(p->scan[k], tv, tvl, bits);
-        sc->done |= 1u << k;
+    uint32_t si = (uint32_t)r->scan[k], own = r->scan_owner[k];
+    uint64_t *bits = sc->bits + p->scan_off[si];
+    if (!(sc->done & (1u << si))) {
+        mlit_scan(p->scan[si], tv, tvl, bits);
+        sc->done |= 1u << si;
     }
-    return (int)((bits[r->scan_owner >> 6] >> (r->scan_owner & 63)) & 1);
+    return (int)((bits[own >> 6] >> (own & 63)) & 1);
 }
 
 /* The rule's operator on tv (see lits_in for vc and vs): the scanner

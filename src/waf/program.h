@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "waf/matchers.h"
+#include "waf/rx_prefilter.h"
 #include "waf/multilit.h"
 #include "waf/transforms.h"
 
@@ -174,10 +175,11 @@ struct rule {
      * @rx literal requirement or an @pm list; compile.c) and the rule's
      * owner bit in it; scan < 0 when the link has none */
     uint16_t *tag_ids; /* a.tags as the program's tag ids (same order) */
-    int16_t scan;
-    uint8_t scan_tier; /* > 0: the bit is only valid for values without the
-                        * bytes of that tier (rx_prefilter.h) */
-    uint32_t scan_owner;
+    int16_t scan[RX_TIERS + 1]; /* per tier (rx_prefilter.h): the scanner, or -1;
+                                 * tier k's bit is valid for values without
+                                 * the bytes of tier k */
+    uint32_t scan_owner[RX_TIERS + 1];
+    bool scan_tiered;           /* some tier > 0 is set */
 };
 
 struct waf_program {

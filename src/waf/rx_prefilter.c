@@ -12,10 +12,16 @@
  *
  * Each node yields:
  *   exact: the finite set of strings the node matches (when small), or none;
+ *   pre:   a set of strings every match starts with (one of them), or none;
+ *   suf:   a set of strings every match ends with, or none;
  *   req:   a set of literals one of which every match contains, or none.
- * Concatenation multiplies exact sets while they stay small and keeps the
- * best requirement of its parts; alternation unions them; optional or
- * repeated-from-zero parts lose their requirement. */
+ * Concatenation multiplies exact sets while they stay small, extends the
+ * prefixes of an exact left part and the suffixes of an exact right part,
+ * and finds literals across the junction of two parts (the left part's
+ * suffixes times the right part's prefixes: "d" then (?:eclare|iv) needs
+ * "declare" or "div", not just "iv"); the requirement is the best of all
+ * of these. Alternation unions each set; optional or repeated-from-zero
+ * parts lose their requirement and leave only the empty prefix/suffix. */
 #include "waf/rx_prefilter.h"
 
 #include <ctype.h>
@@ -41,6 +47,7 @@ struct lset {
 
 struct node {
     struct lset exact;
+    struct lset pre, suf;
     struct lset req;
     bool never; /* matches nothing (only under an absent-byte assumption) */
 };
@@ -53,6 +60,23 @@ struct parser {
     bool extended; /* (?x): whitespace and # comments are not literals */
     const bool *absent; /* bytes assumed not to occur in the subject, or NULL */
 };
+
+/* Sets are big fixed arrays; copy only the used part. */
+static void set_copy(struct lset *d, const struct lset *s)
+{
+    d->valid = s->valid;
+    d->n = s->n;
+    memcpy(d->v, s->v, s->n * sizeof s->v[0]);
+}
+
+static void node_copy(struct node *d, const struct node *s)
+{
+    set_copy(&d->exact, &s->exact);
+    set_copy(&d->pre, &s->pre);
+    set_copy(&d->suf, &s->suf);
+    set_copy(&d->req, &s->req);
+    d->never = s->never;
+}
 
 static void set_none(struct lset *s)
 {
@@ -99,7 +123,7 @@ static int req_score(const struct lset *s)
 static void pick_best(struct lset *dst, const struct lset *cand)
 {
     if (req_score(cand) > req_score(dst))
-        *dst = *cand;
+        set_copy(dst, cand);
 }
 
 /* a.exact x b.exact, NULL-safe; false when it grows past SET_MAX */
@@ -126,9 +150,68 @@ static bool cross(struct lset *out, const struct lset *a, const struct lset *b)
         }
     }
     if (ok)
-        *out = *r;
+        set_copy(out, r);
     free(r);
     return ok;
+}
+
+/* a x b for prefixes/suffixes/junctions: a string longer than a literal
+ * keeps its first (keep_front) or last LIT_MAX_LEN bytes, which is still a
+ * prefix (suffix, substring) of every match; false when the set grows past
+ * SET_MAX or a side is none. */
+static bool cross_trunc(struct lset *out, const struct lset *a, const struct lset *b,
+                        bool keep_front)
+{
+    if (!a->valid || !b->valid)
+        return false;
+    struct lset *r = malloc(sizeof *r);
+    if (!r)
+        return false;
+    r->valid = true;
+    r->n = 0;
+    bool ok = true;
+    for (size_t i = 0; i < a->n && ok; i++) {
+        for (size_t j = 0; j < b->n && ok; j++) {
+            unsigned char t[2 * LIT_MAX_LEN];
+            size_t n1 = a->v[i].n, n2 = b->v[j].n;
+            memcpy(t, a->v[i].s, n1);
+            memcpy(t + n1, b->v[j].s, n2);
+            size_t n = n1 + n2, off = 0;
+            if (n > LIT_MAX_LEN) {
+                off = keep_front ? 0 : n - LIT_MAX_LEN;
+                n = LIT_MAX_LEN;
+            }
+            struct lit l;
+            memcpy(l.s, t + off, n);
+            l.n = (unsigned char)n;
+            ok = set_add(r, &l);
+        }
+    }
+    if (ok)
+        set_copy(out, r);
+    free(r);
+    return ok;
+}
+
+static void set_empty_str(struct lset *s)
+{
+    s->valid = true;
+    s->n = 1;
+    s->v[0].n = 0;
+}
+
+/* dst = dst u src; none when either is none or the union is too big */
+static void set_union(struct lset *dst, const struct lset *src)
+{
+    if (!dst->valid || !src->valid) {
+        set_none(dst);
+        return;
+    }
+    for (size_t k = 0; k < src->n; k++)
+        if (!set_add(dst, &src->v[k])) {
+            set_none(dst);
+            return;
+        }
 }
 
 static int peek(struct parser *ps) { return ps->i < ps->n ? ps->p[ps->i] : -1; }
@@ -310,6 +393,8 @@ static void parse_class(struct parser *ps, struct node *out)
     }
     set_none(&out->exact);
     set_none(&out->req);
+    set_none(&out->pre);
+    set_none(&out->suf);
     out->never = false;
     if (neg || open)
         return;
@@ -340,8 +425,10 @@ static void parse_class(struct parser *ps, struct node *out)
     }
     if (s.n == 0 || s.n > 6)
         return;
-    out->exact = s;
-    out->req = s;
+    set_copy(&out->exact, &s);
+    set_copy(&out->req, &s);
+    set_copy(&out->pre, &s);
+    set_copy(&out->suf, &s);
 }
 
 static void atom_literal(const struct parser *ps, struct node *out, unsigned char c)
@@ -350,14 +437,16 @@ static void atom_literal(const struct parser *ps, struct node *out, unsigned cha
     unsigned char b = (unsigned char)tolower(c);
     set_one(&out->exact, &b, 1);
     set_one(&out->req, &b, 1);
+    set_one(&out->pre, &b, 1);
+    set_one(&out->suf, &b, 1);
 }
 
 static void atom_empty(struct node *out)
 {
     out->never = false;
-    out->exact.valid = true;
-    out->exact.n = 1;
-    out->exact.v[0].n = 0;
+    set_empty_str(&out->exact);
+    set_empty_str(&out->pre);
+    set_empty_str(&out->suf);
     set_none(&out->req);
 }
 
@@ -366,6 +455,8 @@ static void atom_unknown(struct node *out)
     out->never = false;
     set_none(&out->exact);
     set_none(&out->req);
+    set_none(&out->pre);
+    set_none(&out->suf);
 }
 
 /* An atom: literal, escape, class, group, dot, anchor. */
@@ -485,7 +576,7 @@ static bool parse_atom(struct parser *ps, struct node *out)
         if (lookaround)
             atom_empty(out); /* zero-width: requires nothing we can use */
         else
-            *out = *inner;
+            node_copy(out, inner);
         free(inner);
         return true;
     }
@@ -584,6 +675,8 @@ static void apply_quant(struct parser *ps, struct node *a)
             set_none(&a->exact);
         }
         set_none(&a->req);
+        set_empty_str(&a->pre); /* it may be absent: nothing to start or end with */
+        set_empty_str(&a->suf);
         return;
     }
     /* min >= 1: the requirement stays; exactness only for {1} */
@@ -591,57 +684,64 @@ static void apply_quant(struct parser *ps, struct node *a)
         set_none(&a->exact);
 }
 
-/* A sequence of quantified atoms. Runs of exact atoms are multiplied out
- * ("s" "e" "l" -> "sel"); the best requirement of any atom or run is the
- * sequence's requirement; the sequence is exact only if every atom was. */
+/* A sequence of quantified atoms, folded left to right into acc (see the
+ * header comment); the sequence is exact only if every atom was. */
 static void parse_seq(struct parser *ps, struct node *out)
 {
-    struct node *a = malloc(sizeof *a);
-    struct lset *best = malloc(sizeof *best), *run = malloc(sizeof *run);
-    if (!a || !best || !run) {
+    struct node *a = malloc(sizeof *a), *acc = malloc(sizeof *acc);
+    struct lset *t = malloc(sizeof *t), *np = malloc(sizeof *np), *nsuf = malloc(sizeof *nsuf);
+    if (!a || !acc || !t || !np || !nsuf) {
         free(a);
-        free(best);
-        free(run);
+        free(acc);
+        free(t);
+        free(np);
+        free(nsuf);
         ps->fail = true;
         return;
     }
-    set_none(best);
-    run->valid = true;
-    run->n = 1;
-    run->v[0].n = 0;
-    bool all_exact = true, never = false;
+    set_empty_str(&acc->exact);
+    set_empty_str(&acc->pre);
+    set_empty_str(&acc->suf);
+    set_none(&acc->req);
+    acc->never = false;
     while (!ps->fail && parse_atom(ps, a)) {
         apply_quant(ps, a);
-        never |= a->never;
-        pick_best(best, &a->req);
-        if (a->exact.valid) {
-            if (run->valid) {
-                if (!cross(run, run, &a->exact)) {
-                    pick_best(best, run);
-                    *run = a->exact;
-                    all_exact = false;
-                }
-            } else {
-                *run = a->exact;
-            }
+        acc->never |= a->never;
+        pick_best(&acc->req, &a->req);
+        if (cross_trunc(t, &acc->suf, &a->pre, true))
+            pick_best(&acc->req, t); /* across the junction */
+        /* prefixes grow while everything so far is exact */
+        if (acc->exact.valid) {
+            if (!cross_trunc(np, &acc->exact, &a->pre, true))
+                set_copy(np, &acc->exact);
         } else {
-            all_exact = false;
-            if (run->valid)
-                pick_best(best, run);
-            set_none(run);
+            set_copy(np, &acc->pre);
         }
-        if (run->valid)
-            pick_best(best, run);
+        /* suffixes: the atom's, extended backwards when the atom is exact */
+        if (a->exact.valid) {
+            if (!cross_trunc(nsuf, &acc->suf, &a->exact, false))
+                set_copy(nsuf, &a->exact);
+        } else {
+            set_copy(nsuf, &a->suf);
+        }
+        if (acc->exact.valid && a->exact.valid) {
+            if (!cross(&acc->exact, &acc->exact, &a->exact))
+                set_none(&acc->exact);
+        } else {
+            set_none(&acc->exact);
+        }
+        set_copy(&acc->pre, np);
+        set_copy(&acc->suf, nsuf);
+        pick_best(&acc->req, &acc->pre);
+        pick_best(&acc->req, &acc->suf);
+        pick_best(&acc->req, &acc->exact);
     }
-    out->req = *best;
-    if (all_exact && run->valid)
-        out->exact = *run;
-    else
-        set_none(&out->exact);
-    out->never = never;
+    node_copy(out, acc);
     free(a);
-    free(best);
-    free(run);
+    free(acc);
+    free(t);
+    free(np);
+    free(nsuf);
 }
 
 static void parse_alt(struct parser *ps, struct node *out)
@@ -659,7 +759,7 @@ static void parse_alt(struct parser *ps, struct node *out)
         if (branch->never)
             continue;
         if (out->never) {
-            *out = *branch;
+            node_copy(out, branch);
             continue;
         }
         /* requirement of an alternation: the union, if every branch has one */
@@ -673,15 +773,9 @@ static void parse_alt(struct parser *ps, struct node *out)
         } else {
             set_none(&out->req);
         }
-        if (out->exact.valid && branch->exact.valid) {
-            bool ok = true;
-            for (size_t k = 0; k < branch->exact.n && ok; k++)
-                ok = set_add(&out->exact, &branch->exact.v[k]);
-            if (!ok)
-                set_none(&out->exact);
-        } else {
-            set_none(&out->exact);
-        }
+        set_union(&out->exact, &branch->exact);
+        set_union(&out->pre, &branch->pre);
+        set_union(&out->suf, &branch->suf);
     }
     free(branch);
 }
@@ -714,25 +808,40 @@ void rx_tier_table(uint8_t tier[256])
             tier[(unsigned char)*b] = (uint8_t)k;
 }
 
-struct rx_lits *rx_prefilter_lits_tiered(const char *pattern, size_t len, int *tier)
+/* min literal length first, then fewer literals; an empty set (nothing
+ * can match) beats everything */
+static long lits_score(const struct rx_lits *l)
 {
-    struct rx_lits *l = rx_prefilter_lits_absent(pattern, len, NULL);
-    *tier = 0;
-    if (l)
-        return l;
+    if (l->n == 0)
+        return 1L << 30;
+    size_t min = LIT_MAX_LEN + 1;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].n < min)
+            min = l->v[i].n;
+    return (long)min * 1000 - (long)l->n;
+}
+
+size_t rx_prefilter_lits_tiers(const char *pattern, size_t len, struct rx_lits *out[RX_TIERS + 1])
+{
     uint8_t t[256];
     rx_tier_table(t);
-    for (int k = 1; k <= RX_TIERS; k++) {
+    size_t got = 0;
+    long best = -1;
+    for (int k = 0; k <= RX_TIERS; k++) {
         bool absent[256];
         for (int c = 0; c < 256; c++)
             absent[c] = t[c] <= k;
-        l = rx_prefilter_lits_absent(pattern, len, absent);
-        if (l) {
-            *tier = k;
-            return l;
+        out[k] = rx_prefilter_lits_absent(pattern, len, k ? absent : NULL);
+        if (out[k] && lits_score(out[k]) <= best) {
+            free(out[k]); /* no better than a weaker assumption's: useless */
+            out[k] = NULL;
+        }
+        if (out[k]) {
+            best = lits_score(out[k]);
+            got++;
         }
     }
-    return NULL;
+    return got;
 }
 
 struct rx_lits *rx_prefilter_lits(const char *pattern, size_t len)

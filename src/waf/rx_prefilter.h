@@ -36,10 +36,12 @@ struct rx_lits *rx_prefilter_lits_absent(const char *pattern, size_t len, const 
  * subject has no byte whose table entry is <= k (rx_tier_table: nested
  * sets of punctuation and control bytes, 0xff for bytes in none). A
  * subject qualifies for tier k when the smallest entry over its bytes is
- * > k. rx_prefilter_lits_tiered returns the literals of the lowest tier
- * that has a requirement, and that tier in *tier. */
+ * > k. rx_prefilter_lits_tiers fills out[k] with the requirement under
+ * tier k's assumption when it is better than every lower tier's (shorter
+ * literals are worse; an empty set means nothing can match), else NULL;
+ * returns how many it filled (each is malloc'd, free() them). */
 #define RX_TIERS 3
 void rx_tier_table(uint8_t tier[256]);
-struct rx_lits *rx_prefilter_lits_tiered(const char *pattern, size_t len, int *tier);
+size_t rx_prefilter_lits_tiers(const char *pattern, size_t len, struct rx_lits *out[RX_TIERS + 1]);
 
 #endif

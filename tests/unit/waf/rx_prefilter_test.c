@@ -37,7 +37,7 @@ TEST(rx_prefilter_basic_shapes)
         {"(?:a|b|c)+", "ccc", NULL, false},
         {"java\\.lang\\.(?:runtime|processbuilder)", "java.lang.Runtime", "java.lang", true},
         {"(?i)(?:s(?:elect|leep))\\(", "SLEEP(", "select", true},
-        {"x{2,}y", "xxy", NULL, false},           /* "x" and "y" alone are too common */
+        {"x{2,}y", "xxy", "yx", true},            /* "xy" across the junction */
         {"(ab)\\1", "abab", NULL, false},         /* back-reference: not modelled */
         {"[;|`]\\s*id", "; id", "xd", true},
         {"(?=abc)abc", "abc", "ab", true},
@@ -62,31 +62,42 @@ TEST(rx_prefilter_basic_shapes)
     }
 }
 
+static void free_tiers(struct rx_lits *l[RX_TIERS + 1])
+{
+    for (int k = 0; k <= RX_TIERS; k++)
+        free(l[k]);
+}
+
 TEST(rx_prefilter_absent_bytes)
 {
-    int tier = -1;
+    struct rx_lits *l[RX_TIERS + 1];
     /* evasion-tolerant: no literal in general, "cat" without quotes/backslashes */
     const char *re = "(?i)c[\\\\'\"]*a[\\\\'\"]*t\\b";
-    struct rx_lits *l = rx_prefilter_lits(re, strlen(re));
-    CHECK(l == NULL);
-    free(l);
-    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
-    CHECK(l != NULL && tier == 1 && l->n == 1 && l->v[0].n == 3 && memcmp(l->v[0].s, "cat", 3) == 0);
-    free(l);
-    /* an alternative made only of assumed-absent bytes drops out */
+    rx_prefilter_lits_tiers(re, strlen(re), l);
+    CHECK(l[0] == NULL);
+    CHECK(l[1] != NULL && l[1]->n == 1 && l[1]->v[0].n == 3 && memcmp(l[1]->v[0].s, "cat", 3) == 0);
+    CHECK(l[2] == NULL && l[3] == NULL); /* no better than tier 1 */
+    free_tiers(l);
+    /* an alternative made only of assumed-absent bytes drops out; when all
+     * do, nothing can match (an empty set) */
     re = "(?:[;|&]|\\$\\()\\s*(?:id|whoami)";
-    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
-    CHECK(l != NULL && tier == 0); /* ";" "|" "&" "$(" are rare enough as they are */
-    free(l);
+    rx_prefilter_lits_tiers(re, strlen(re), l);
+    CHECK(l[0] != NULL && l[0]->n == 2);
+    CHECK(l[1] != NULL && l[1]->n == 0);
+    free_tiers(l);
     re = "(?:[\\n\\r;`]|\\|\\|?)[\\s\\x0b]*x";
-    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
-    CHECK(l != NULL && tier == 3 && l->n == 0); /* needs \n or \r or ... : nothing without them */
-    free(l);
+    rx_prefilter_lits_tiers(re, strlen(re), l);
+    CHECK(l[0] == NULL && l[1] == NULL && l[2] == NULL && l[3] != NULL && l[3]->n == 0);
+    free_tiers(l);
     /* a pattern that only needs ordinary bytes has no tier either */
     re = "[a-z]+[0-9]";
-    l = rx_prefilter_lits_tiered(re, strlen(re), &tier);
-    CHECK(l == NULL);
-    free(l);
+    CHECK(rx_prefilter_lits_tiers(re, strlen(re), l) == 0);
+    free_tiers(l);
+    /* literals across a junction: "d" then (?:eclare|iv) needs "declare" or "div" */
+    re = "(?i)d(?:eclare[^a-z]+@|iv\\s*\\()";
+    rx_prefilter_lits_tiers(re, strlen(re), l);
+    CHECK(l[0] != NULL && l[0]->n == 2 && l[0]->v[0].n >= 3 && l[0]->v[1].n >= 3);
+    free_tiers(l);
     uint8_t tt[256];
     rx_tier_table(tt);
     CHECK(tt['\''] == 1 && tt['('] == 2 && tt['\n'] == 3 && tt['a'] == 0xff && tt[' '] == 0xff &&
@@ -229,18 +240,21 @@ TEST(rx_prefilter_never_rejects_a_crs_match)
         }
         /* under an absent-byte assumption: every subject with the assumed
          * bytes deleted (payloads lose their evasion characters) that the
-         * regex matches must contain one of the literals */
-        int tier = 0;
-        struct rx_lits *tl = re ? rx_prefilter_lits_tiered(pats[i], strlen(pats[i]), &tier) : NULL;
-        if (tl && tier > 0) {
+         * regex matches must contain one of that tier's literals */
+        struct rx_lits *tl[RX_TIERS + 1] = {NULL};
+        if (re)
+            rx_prefilter_lits_tiers(pats[i], strlen(pats[i]), tl);
+        for (int tier = 1; tier <= RX_TIERS; tier++) {
+            if (!tl[tier])
+                continue;
             tiered++;
             const char *lp[RX_LITS_MAX];
             size_t ll[RX_LITS_MAX];
-            for (size_t k = 0; k < tl->n; k++) {
-                lp[k] = (const char *)tl->v[k].s;
-                ll[k] = tl->v[k].n;
+            for (size_t k = 0; k < tl[tier]->n; k++) {
+                lp[k] = (const char *)tl[tier]->v[k].s;
+                ll[k] = tl[tier]->v[k].n;
             }
-            struct pm *tp = tl->n ? pm_build(lp, ll, tl->n) : NULL;
+            struct pm *tp = tl[tier]->n ? pm_build(lp, ll, tl[tier]->n) : NULL;
             for (size_t k = 0; k < ns; k++) {
                 size_t m = 0;
                 for (size_t j = 0; j < slen[k] && m < 65536; j++)
@@ -259,7 +273,8 @@ TEST(rx_prefilter_never_rejects_a_crs_match)
             }
             pm_free(tp);
         }
-        free(tl);
+        for (int tier = 0; tier <= RX_TIERS; tier++)
+            free(tl[tier]);
         pm_free(pre);
         rx_free(re);
         free(pats[i]);
@@ -272,7 +287,7 @@ TEST(rx_prefilter_never_rejects_a_crs_match)
     free(slen);
     printf("  rx prefilter: %zu of %zu CRS patterns get one; %zu regex matches all passed it (%zu checks)\n",
            built, np, matched, checked);
-    printf("  rx prefilter under absent bytes: %zu more patterns; %zu matches of stripped subjects all passed\n",
+    printf("  rx prefilter under absent bytes: %zu tier requirements; %zu matches of stripped subjects all passed\n",
            tiered, tmatched);
     CHECK(built > np / 3); /* the prefilter must cover a good share of CRS */
 }
