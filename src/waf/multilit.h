@@ -5,15 +5,17 @@
  * per chain instead of once per rule.
  *
  * Contract: built once at load, immutable, shareable by threads; scan is
- * O(len) plus the outputs it reports; bounded (build fails past
- * MLIT_MAX_STATES states or MLIT_MAX_TABLE bytes; callers split the set). */
+ * O(len) plus the outputs it reports; bounded (build fails cleanly, returning
+ * NULL, past MLIT_MAX_STATES trie states or MLIT_MAX_TABLE bytes of tables;
+ * callers split the set). Memory is linear in the trie (a few MB for all of
+ * CRS), see docs/internals/multilit.md. */
 #ifndef MAMORI_WAF_MULTILIT_H
 #define MAMORI_WAF_MULTILIT_H
 #include <stddef.h>
 #include <stdint.h>
 
-#define MLIT_MAX_STATES 200000u
-#define MLIT_MAX_TABLE (24u << 20) /* bytes of transition table */
+#define MLIT_MAX_STATES (1u << 20)  /* trie states, the root included */
+#define MLIT_MAX_TABLE (32u << 20)  /* bytes of the built scanner's tables */
 
 struct mlit;
 
