@@ -941,6 +941,7 @@ static void rule_free(struct rule *r)
     free(r->param);
     macro_free(r->param_macro);
     rx_free(r->rx);
+    rx_free(r->rx_anch);
     pm_free(r->rx_pre);
     pm_free(r->pm);
     ipset_free(r->ipset);
@@ -1135,6 +1136,7 @@ static int build_scan_part(struct waf_program *p, struct scan_cand *c, size_t n)
         c[i].r->scan[c[i].tier] = (int16_t)p->nscan;
         c[i].r->scan_owner[c[i].tier] = (uint32_t)i;
         c[i].r->scan_tiered |= c[i].tier > 0;
+        c[i].r->scan_bos[c[i].tier] = c[i].lits && c[i].lits->bos;
     }
     p->scan_words += (n + 63) / 64;
     p->nscan++;
@@ -1165,6 +1167,21 @@ static int build_scanners(struct waf_builder *b)
     }
     rx_tier_table(p->byte_tier);
     rc = build_scan_part(p, c, n);
+    /* "or a match at the start" needs the pattern anchored there */
+    for (size_t i = 0; i < p->nall && rc == 0; i++) {
+        struct rule *r = p->all[i];
+        bool bos = false;
+        for (int k = 0; k <= RX_TIERS; k++)
+            bos |= r->scan[k] >= 0 && r->scan_bos[k];
+        if (!bos || r->rx_anch)
+            continue;
+        char e[256];
+        r->rx_anch = rx_compile_anchored(r->param, r->param_len, p->pcre_match_limit, e, sizeof e);
+        if (!r->rx_anch)
+            for (int k = 0; k <= RX_TIERS; k++)
+                if (r->scan_bos[k])
+                    r->scan[k] = -1; /* cannot happen for a pattern that compiled */
+    }
     for (size_t i = 0; i < n; i++)
         free(c[i].lits);
     free(c);

@@ -346,11 +346,14 @@ static bool memmem_ci_word(const char *h, size_t hn, const char *w, size_t wn)
 
 /* Runs the rule's operator; returns 1 match, 0 no match. *why is the
  * operator's own account for the log ("detected SQLi ..."), or NULL. */
-/* lits_seen: the shared scanner already found one of the rule's required
- * literals in v, so the per-rule literal prefilter would only say yes. */
+/* lits: what the shared scanner found (lits_in): 1, one of the rule's
+ * required literals is in v, so the per-rule literal prefilter would only
+ * say yes; 2, none is, but a match at the start is possible, so only the
+ * start-anchored pattern runs; else nothing is known. */
 static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t n, bool capture,
-                  bool lits_seen)
+                  int lits)
 {
+    bool lits_seen = lits == 1 || lits == 2;
     struct str param = {r->param, r->param_len};
     if (r->param_macro)
         param = expand(tx, r->param_macro);
@@ -360,7 +363,7 @@ static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t
         long caps[20];
         int nc = 0;
         struct rx *dyn = NULL;
-        const struct rx *re = r->rx;
+        const struct rx *re = lits == 2 && r->rx_anch ? r->rx_anch : r->rx;
         if (r->param_macro) {
             char e[256];
             dyn = rx_compile(param.p, param.n, tx->p->pcre_match_limit, e, sizeof e);
@@ -832,57 +835,182 @@ static struct vscan *vscan_for(struct waf_tx *tx, struct vcache *vc, const char 
     return sc;
 }
 
-/* The shared literal scanners: 0 when the rule provably cannot match tv
- * (none of its required literals or @pm phrases occurs in it), 1 when one
- * does, -1 when the rule has no scanner or the value no cache. tv is a
- * transformation of vc's value; vs, when given, is the chain slot it came
- * from (it remembers the scan). */
-static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, struct vslot *vs,
-                   const char *tv, size_t tvl)
+/* The scan record of content tv of value vc, its scanner si run (all of
+ * them when si < 0) and its byte tier known. vs, when given, is the chain
+ * slot tv came from (it remembers the record). NULL on OOM. */
+static struct vscan *scan_content(struct waf_tx *tx, struct vcache *vc, struct vslot *vs,
+                                  const char *tv, size_t tvl, int si, bool need_tier)
 {
-    if (!vc)
-        return -1;
-    /* the strongest assumption the value allows (see rx_prefilter.h) */
-    int k = RX_TIERS;
-    if (!r->scan_tiered)
-        k = 0;
-    while (k >= 0 && r->scan[k] < 0)
-        k--;
-    if (k < 0)
-        return -1;
     const struct waf_program *p = tx->p;
     struct vscan *sc = vs ? vs->sc : NULL;
     if (!sc || vs->out != tv || vs->len != tvl) {
         sc = vscan_for(tx, vc, tv, tvl);
         if (!sc)
-            return -1;
+            return NULL;
         if (vs && (!vs->out || (vs->out == tv && vs->len == tvl))) {
             vs->out = tv;
             vs->len = tvl;
             vs->sc = sc;
         }
     }
-    if (k > 0) {
-        if (sc->mintier < 0) {
-            const unsigned char *u = (const unsigned char *)tv;
-            unsigned m = 0xff;
-            for (size_t i = 0; i < tvl; i++)
-                m = p->byte_tier[u[i]] < m ? p->byte_tier[u[i]] : m;
-            sc->mintier = (int)m;
+    if (need_tier && sc->mintier < 0) {
+        const unsigned char *u = (const unsigned char *)tv;
+        unsigned m = 0xff;
+        for (size_t i = 0; i < tvl; i++)
+            m = p->byte_tier[u[i]] < m ? p->byte_tier[u[i]] : m;
+        sc->mintier = (int)m;
+    }
+    for (size_t k = si < 0 ? 0 : (size_t)si; k < (si < 0 ? p->nscan : (size_t)si + 1); k++)
+        if (!(sc->done & (1u << k))) {
+            mlit_scan(p->scan[k], tv, tvl, sc->bits + p->scan_off[k]);
+            sc->done |= 1u << k;
         }
-        /* the value has bytes of tier mintier: only lower tiers hold */
-        while (k > 0 && (sc->mintier <= k || r->scan[k] < 0))
-            k--;
-        if (r->scan[k] < 0)
+    return sc;
+}
+
+/* The highest tier <= allowed at which rule r has a scanner owner, or -1. */
+static int rule_tier(const struct rule *r, int allowed)
+{
+    int k = r->scan_tiered ? allowed : 0;
+    while (k >= 0 && r->scan[k] < 0)
+        k--;
+    return k;
+}
+
+/* The tier a content allows: every tier below its smallest byte tier. */
+static int content_tier(const struct vscan *sc)
+{
+    return sc->mintier > RX_TIERS ? RX_TIERS : sc->mintier - 1;
+}
+
+static bool owner_bit(const struct waf_program *p, const struct rule *r, int k,
+                      const uint64_t *bits)
+{
+    uint32_t own = r->scan_owner[k];
+    return (bits[p->scan_off[r->scan[k]] + (own >> 6)] >> (own & 63)) & 1;
+}
+
+/* The shared literal scanners: 0 when the rule provably cannot match tv
+ * (none of its required literals or @pm phrases occurs in it), 1 when one
+ * does, 2 when none does but the requirement allows a match at the start
+ * (only the anchored pattern can match), -1 when the rule has no scanner
+ * or the value no cache. tv is a
+ * transformation of vc's value; vs, when given, is the chain slot it came
+ * from. The strongest assumption the value allows is used (rx_prefilter.h). */
+static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, struct vslot *vs,
+                   const char *tv, size_t tvl)
+{
+    int k = vc ? rule_tier(r, RX_TIERS) : -1;
+    if (k < 0)
+        return -1;
+    struct vscan *sc = scan_content(tx, vc, vs, tv, tvl, r->scan[k], k > 0);
+    if (!sc)
+        return -1;
+    if (k > 0) {
+        k = rule_tier(r, content_tier(sc));
+        if (k < 0)
+            return -1;
+        sc = scan_content(tx, vc, vs, tv, tvl, r->scan[k], false);
+        if (!sc)
             return -1;
     }
-    uint32_t si = (uint32_t)r->scan[k], own = r->scan_owner[k];
-    uint64_t *bits = sc->bits + p->scan_off[si];
-    if (!(sc->done & (1u << si))) {
-        mlit_scan(p->scan[si], tv, tvl, bits);
-        sc->done |= 1u << si;
+    if (owner_bit(tx->p, r, k, sc->bits))
+        return 1;
+    return r->scan_bos[k] ? 2 : 0;
+}
+
+/* ---- per-target literal summaries ------------------------------------------
+ * Most rules find none of their literals in any value of a target. The
+ * summary of (target, chain) ORs the scan bits of every value's
+ * transformed content, per tier the content allows; a rule whose owner
+ * bit is clear in all of them skips the target without visiting its values
+ * (one check instead of one per value). Built once per phase and
+ * collection change, on the first rule that asks. */
+#define AGG_SLOTS 1024u
+struct agg {
+    uint32_t key, gen;
+    bool unknown;  /* some value could not be scanned: never skip */
+    uint8_t tiers; /* bit t: some content allows exactly tier t */
+    uint64_t *bits; /* (RX_TIERS + 1) * scan_words */
+};
+
+static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, const struct target *t,
+                                 const struct item *items, size_t n)
+{
+    const struct waf_program *p = tx->p;
+    size_t pfx = r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix;
+    uint32_t key = t->cache_slot << 16 | (uint32_t)pfx;
+    if (t->cache_slot > 0xffff || pfx > 0xffff || !p->nscan)
+        return NULL;
+    if (!tx->agg) {
+        tx->agg = arena_calloc(tx->a, AGG_SLOTS, sizeof(struct agg));
+        if (!tx->agg)
+            return NULL;
     }
-    return (int)((bits[own >> 6] >> (own & 63)) & 1);
+    struct agg *g = NULL;
+    for (uint32_t i = (key * 2654435761u) >> 22, probes = 0; probes < 16;
+         i = (i + 1) & (AGG_SLOTS - 1), probes++) {
+        struct agg *e = &tx->agg[i];
+        if (e->key == key || e->key == 0 || e->gen != tx->coll_gen) {
+            g = e;
+            break;
+        }
+    }
+    if (!g)
+        return NULL;
+    if (g->key == key && g->gen == tx->coll_gen)
+        return g;
+    size_t words = (RX_TIERS + 1) * p->scan_words;
+    if (g->key != key || !g->bits)
+        g->bits = arena_alloc(tx->a, words * sizeof(uint64_t));
+    if (!g->bits) {
+        g->key = 0;
+        return NULL;
+    }
+    memset(g->bits, 0, words * sizeof(uint64_t));
+    g->key = key;
+    g->gen = tx->coll_gen;
+    g->unknown = false;
+    g->tiers = 0;
+    for (size_t k = 0; k < n && !g->unknown; k++) {
+        const struct item *it = &items[k];
+        struct vcache *vc = it->vc ? vc_get(tx, it->vc, it->val, it->vlen) : NULL;
+        const char *tv;
+        size_t tvl;
+        if (!vc || xform_chain(tx, r, it->val, it->vlen, vc, &tv, &tvl) < 0) {
+            g->unknown = true;
+            break;
+        }
+        struct vscan *sc = scan_content(tx, vc, vs_put(tx, vc, pfx), tv, tvl, -1, true);
+        if (!sc) {
+            g->unknown = true;
+            break;
+        }
+        int ct = content_tier(sc);
+        uint64_t *dst = g->bits + (size_t)ct * p->scan_words;
+        for (size_t w = 0; w < p->scan_words; w++)
+            dst[w] |= sc->bits[w];
+        g->tiers |= (uint8_t)(1u << ct);
+    }
+    if (tx->coll_gen != g->gen)
+        g->key = 0; /* resolving or transforming changed a collection */
+    return g;
+}
+
+/* False when no value of the summarised target can match r. */
+static bool agg_may_match(const struct waf_tx *tx, const struct rule *r, const struct agg *g)
+{
+    if (g->unknown)
+        return true;
+    for (int ct = 0; ct <= RX_TIERS; ct++) {
+        if (!(g->tiers & (1u << ct)))
+            continue;
+        int k = rule_tier(r, ct);
+        if (k < 0 || r->scan_bos[k] ||
+            owner_bit(tx->p, r, k, g->bits + (size_t)ct * tx->p->scan_words))
+            return true;
+    }
+    return false;
 }
 
 /* The rule's operator on tv (see lits_in for vc and vs): the scanner
@@ -893,7 +1021,7 @@ static bool op_on(struct waf_tx *tx, const struct rule *r, struct vcache *vc, st
     int lits = lits_in(tx, r, vc, vs, tv, tvl);
     if (lits == 0)
         return r->negate; /* the operator cannot match this value */
-    return run_op(tx, r, tv, tvl, r->a.capture, lits > 0);
+    return run_op(tx, r, tv, tvl, r->a.capture, lits);
 }
 
 /* Evaluates one rule (one link of a chain). Returns true if it matched. */
@@ -919,6 +1047,15 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             tx->nitems = start;
             continue;
         }
+        /* a rule whose literals occur in no value of the target skips it */
+        if (got && nit && !r->negate && !r->a.multimatch && rule_tier(r, RX_TIERS) >= 0 &&
+            !t->count) {
+            const struct agg *g = agg_for(tx, r, t, got, nit);
+            if (g && g->gen == tx->coll_gen && !agg_may_match(tx, r, g)) {
+                tx->nitems = start;
+                continue;
+            }
+        }
         if (t->count) {
             size_t cnt = 0;
             for (size_t k = 0; k < nit; k++)
@@ -933,7 +1070,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                 continue;
             struct item ci = {t->var, t->sel ? t->sel : "", t->sel ? (uint32_t)strlen(t->sel) : 0,
                               nv, (uint32_t)nl, NULL};
-            if (run_op(tx, r, nv, (size_t)nl, r->a.capture, false)) {
+            if (run_op(tx, r, nv, (size_t)nl, r->a.capture, 0)) {
                 any = true;
                 const char *label = var_label(tx, &ci);
                 ms->var = label;

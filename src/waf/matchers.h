@@ -19,6 +19,11 @@ struct rx;
  * JIT when available; match_limit bounds backtracking (SecPcreMatchLimit). */
 struct rx *rx_compile(const char *pattern, size_t len, uint32_t match_limit, char *err,
                       size_t errlen);
+/* The same pattern matched only at the start of the subject (PCRE2_ANCHORED):
+ * what the prefilter runs when a value lacks the literals of every branch
+ * but the one starting with ^ (rx_prefilter.h). */
+struct rx *rx_compile_anchored(const char *pattern, size_t len, uint32_t match_limit, char *err,
+                               size_t errlen);
 void rx_free(struct rx *r);
 /* Returns 1 on match, 0 on no match, -1 on error (match limit hit: the
  * caller records it as MSC_PCRE_LIMITS_EXCEEDED). ncap counts pairs: caps

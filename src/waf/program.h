@@ -180,6 +180,8 @@ struct rule {
                                  * the bytes of tier k */
     uint32_t scan_owner[RX_TIERS + 1];
     bool scan_tiered;           /* some tier > 0 is set */
+    bool scan_bos[RX_TIERS + 1]; /* that tier's literals or a match at the start */
+    struct rx *rx_anch;         /* @rx anchored at the start, when a tier has bos */
 };
 
 struct waf_program {

@@ -89,8 +89,23 @@ fail:
     return NULL;
 }
 
+static struct rx *rx_compile_flags(const char *pattern, size_t len, uint32_t match_limit,
+                                   uint32_t extra, char *err, size_t errlen);
+
 struct rx *rx_compile(const char *pattern, size_t len, uint32_t match_limit, char *err,
                       size_t errlen)
+{
+    return rx_compile_flags(pattern, len, match_limit, 0, err, errlen);
+}
+
+struct rx *rx_compile_anchored(const char *pattern, size_t len, uint32_t match_limit, char *err,
+                               size_t errlen)
+{
+    return rx_compile_flags(pattern, len, match_limit, PCRE2_ANCHORED, err, errlen);
+}
+
+static struct rx *rx_compile_flags(const char *pattern, size_t len, uint32_t match_limit,
+                                   uint32_t extra, char *err, size_t errlen)
 {
     struct rx *r = NULL;
     int ecode = 0;
@@ -115,8 +130,8 @@ struct rx *rx_compile(const char *pattern, size_t len, uint32_t match_limit, cha
     /* ModSecurity v2's @rx flags, which CRS is written and tested against:
      * '.' matches newlines, '$' only at the very end (no multiline). Byte
      * mode, no UTF: values are arbitrary bytes. */
-    r->code = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY, &ecode,
-                            &eoff, NULL);
+    r->code = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | extra,
+                            &ecode, &eoff, NULL);
     if (!r->code) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(ecode, msg, sizeof(msg)) < 0)

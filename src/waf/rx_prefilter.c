@@ -41,6 +41,7 @@ struct lit {
 
 struct lset {
     bool valid; /* false: unknown / no requirement */
+    bool bos;   /* req only: "or the match starts at the subject's start" */
     size_t n;
     struct lit v[SET_MAX];
 };
@@ -58,6 +59,7 @@ struct parser {
     int depth;
     bool fail; /* syntax we do not model at all: give up on the pattern */
     bool extended; /* (?x): whitespace and # comments are not literals */
+    bool multiline; /* (?m) seen: ^ is no longer the subject's start */
     const bool *absent; /* bytes assumed not to occur in the subject, or NULL */
 };
 
@@ -65,6 +67,7 @@ struct parser {
 static void set_copy(struct lset *d, const struct lset *s)
 {
     d->valid = s->valid;
+    d->bos = s->bos;
     d->n = s->n;
     memcpy(d->v, s->v, s->n * sizeof s->v[0]);
 }
@@ -80,12 +83,14 @@ static void node_copy(struct node *d, const struct node *s)
 
 static void set_none(struct lset *s)
 {
+    s->bos = false;
     s->valid = false;
     s->n = 0;
 }
 
 static void set_one(struct lset *s, const unsigned char *b, size_t n)
 {
+    s->bos = false;
     s->valid = true;
     s->n = 1;
     if (n > LIT_MAX_LEN)
@@ -107,11 +112,13 @@ static bool set_add(struct lset *s, const struct lit *l)
 
 /* Score of a requirement: its shortest literal decides how often it passes
  * by chance; fewer literals are cheaper. Empty literal = no requirement. */
+#define BOS_SCORE_LEN 3 /* a start-anchored check costs about a 3-byte literal */
+
 static int req_score(const struct lset *s)
 {
-    if (!s->valid || s->n == 0)
+    if (!s->valid || (s->n == 0 && !s->bos))
         return -1;
-    int min = LIT_MAX_LEN + 1;
+    int min = s->bos ? BOS_SCORE_LEN : LIT_MAX_LEN + 1;
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i].n < min)
             min = s->v[i].n;
@@ -133,6 +140,7 @@ static bool cross(struct lset *out, const struct lset *a, const struct lset *b)
     if (!r)
         return false;
     r->valid = true;
+    r->bos = false;
     r->n = 0;
     bool ok = true;
     for (size_t i = 0; i < a->n && ok; i++) {
@@ -168,6 +176,7 @@ static bool cross_trunc(struct lset *out, const struct lset *a, const struct lse
     if (!r)
         return false;
     r->valid = true;
+    r->bos = false;
     r->n = 0;
     bool ok = true;
     for (size_t i = 0; i < a->n && ok; i++) {
@@ -195,6 +204,7 @@ static bool cross_trunc(struct lset *out, const struct lset *a, const struct lse
 
 static void set_empty_str(struct lset *s)
 {
+    s->bos = false;
     s->valid = true;
     s->n = 1;
     s->v[0].n = 0;
@@ -276,7 +286,9 @@ static int parse_escape(struct parser *ps)
         }
         return v;
     }
-    case 'b': case 'B': case 'A': case 'Z': case 'z': case 'G': case 'K':
+    case 'A':
+        return -3; /* the subject's start */
+    case 'b': case 'B': case 'Z': case 'z': case 'G': case 'K':
         return -2;
     case 'd': case 'D': case 'w': case 'W': case 's': case 'S': case 'h': case 'H':
     case 'V': case 'N': case 'R': case 'X': case 'C':
@@ -356,7 +368,7 @@ static void parse_class(struct parser *ps, struct node *out)
         if (c == '\\') {
             lo = parse_escape(ps);
             if (lo < 0) {
-                if (lo == -2) /* \b inside a class is backspace */
+                if (lo == -2 && ps->p[ps->i - 1] == 'b') /* \b inside a class is backspace */
                     lo = 0x08;
                 else {
                     open = true;
@@ -413,6 +425,7 @@ static void parse_class(struct parser *ps, struct node *out)
     /* case folds together: count distinct lower-case bytes */
     struct lset s;
     s.valid = true;
+    s.bos = false;
     s.n = 0;
     for (int k = 0; k < 256; k++) {
         if (!set[k])
@@ -450,6 +463,15 @@ static void atom_empty(struct node *out)
     set_none(&out->req);
 }
 
+/* ^ without (?m), \\A: every match of the node is at the subject's start */
+static void atom_bos(struct node *out)
+{
+    atom_empty(out);
+    out->req.valid = true;
+    out->req.bos = true;
+    out->req.n = 0;
+}
+
 static void atom_unknown(struct node *out)
 {
     out->never = false;
@@ -471,6 +493,8 @@ static bool parse_atom(struct parser *ps, struct node *out)
         int v = parse_escape(ps);
         if (v >= 0)
             atom_literal(ps, out, (unsigned char)v);
+        else if (v == -3)
+            atom_bos(out);
         else if (v == -2)
             atom_empty(out);
         else
@@ -483,7 +507,13 @@ static bool parse_atom(struct parser *ps, struct node *out)
     case '.':
         atom_unknown(out);
         return true;
-    case '^': case '$':
+    case '^':
+        if (ps->multiline)
+            atom_empty(out);
+        else
+            atom_bos(out);
+        return true;
+    case '$':
         atom_empty(out);
         return true;
     case '(': {
@@ -537,6 +567,8 @@ static bool parse_atom(struct parser *ps, struct node *out)
                         neg = true;
                     else if (f == 'x')
                         ps->extended = !neg;
+                    else if (f == 'm')
+                        ps->multiline = true; /* sticky: scoping is not modelled */
                     else if (!strchr("imsnUJ^", f)) {
                         ps->fail = true;
                         return false;
@@ -768,6 +800,7 @@ static void parse_alt(struct parser *ps, struct node *out)
             bool ok = true;
             for (size_t k = 0; k < branch->req.n && ok; k++)
                 ok = set_add(&out->req, &branch->req.v[k]);
+            out->req.bos |= branch->req.bos;
             if (!ok)
                 set_none(&out->req);
         } else {
@@ -812,9 +845,9 @@ void rx_tier_table(uint8_t tier[256])
  * can match) beats everything */
 static long lits_score(const struct rx_lits *l)
 {
-    if (l->n == 0)
+    if (l->n == 0 && !l->bos)
         return 1L << 30;
-    size_t min = LIT_MAX_LEN + 1;
+    size_t min = l->bos ? BOS_SCORE_LEN : LIT_MAX_LEN + 1;
     for (size_t i = 0; i < l->n; i++)
         if (l->v[i].n < min)
             min = l->v[i].n;
@@ -874,6 +907,7 @@ struct rx_lits *rx_prefilter_lits_absent(const char *pattern, size_t len, const 
     if (!out)
         goto done;
     out->n = root->req.n;
+    out->bos = root->req.bos;
     for (size_t i = 0; i < root->req.n; i++) {
         memcpy(out->v[i].s, root->req.v[i].s, root->req.v[i].n);
         out->v[i].n = root->req.v[i].n;
@@ -886,8 +920,10 @@ done:
 struct pm *rx_prefilter_build(const char *pattern, size_t len)
 {
     struct rx_lits *l = rx_prefilter_lits(pattern, len);
-    if (!l)
+    if (!l || l->bos || l->n == 0) {
+        free(l); /* a phrase list cannot say "or at the start" */
         return NULL;
+    }
     const char *pats[RX_LITS_MAX];
     size_t lens[RX_LITS_MAX];
     for (size_t i = 0; i < l->n; i++) {

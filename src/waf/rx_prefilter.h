@@ -19,6 +19,10 @@ struct pm *rx_prefilter_build(const char *pattern, size_t len);
 #define RX_LIT_MAX_LEN 64
 #define RX_LITS_MAX 128
 struct rx_lits {
+    /* bos: the requirement is "one of the literals, or a match that starts
+     * at the subject's start" (a pattern of the form (?:^...|...)): without
+     * a literal, only the start-anchored pattern needs to run */
+    bool bos;
     size_t n;
     struct {
         unsigned char s[RX_LIT_MAX_LEN];

@@ -12,6 +12,7 @@
 #include "waf/waf.h"
 
 struct vcache; /* per-value transformation cache, engine.c */
+struct agg;
 
 struct kv {
     const char *name;
@@ -116,6 +117,7 @@ struct waf_tx {
      * unchanged; it moves when a collection gains an item or a phase starts */
     struct rcache_ent *rcache;
     uint32_t coll_gen;
+    struct agg *agg; /* per-target literal summaries (engine.c) */
 };
 
 /* tx_vars.c */
