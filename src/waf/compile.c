@@ -1166,6 +1166,8 @@ static int build_scanners(struct waf_builder *b)
         }
     }
     rx_tier_table(p->byte_tier);
+    for (int by = 0; by < 256; by++)
+        p->byte_tier_bit[by] = p->byte_tier[by] <= RX_TIERS ? (uint8_t)(1u << (p->byte_tier[by] - 1)) : 0;
     rc = build_scan_part(p, c, n);
     /* "or a match at the start" needs the pattern anchored there */
     for (size_t i = 0; i < p->nall && rc == 0; i++) {

@@ -854,11 +854,22 @@ static struct vscan *scan_content(struct waf_tx *tx, struct vcache *vc, struct v
         }
     }
     if (need_tier && sc->mintier < 0) {
+        /* OR of one bit per tier, in four independent lanes (a running
+         * minimum would be one long dependency chain) */
         const unsigned char *u = (const unsigned char *)tv;
-        unsigned m = 0xff;
-        for (size_t i = 0; i < tvl; i++)
-            m = p->byte_tier[u[i]] < m ? p->byte_tier[u[i]] : m;
-        sc->mintier = (int)m;
+        const uint8_t *tb = p->byte_tier_bit;
+        unsigned a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        size_t i = 0;
+        for (; i + 4 <= tvl; i += 4) {
+            a0 |= tb[u[i]];
+            a1 |= tb[u[i + 1]];
+            a2 |= tb[u[i + 2]];
+            a3 |= tb[u[i + 3]];
+        }
+        for (; i < tvl; i++)
+            a0 |= tb[u[i]];
+        unsigned bits = a0 | a1 | a2 | a3;
+        sc->mintier = bits ? __builtin_ctz(bits) + 1 : 0xff;
     }
     for (size_t k = si < 0 ? 0 : (size_t)si; k < (si < 0 ? p->nscan : (size_t)si + 1); k++)
         if (!(sc->done & (1u << k))) {

@@ -210,6 +210,7 @@ struct waf_program {
     uint32_t *scan_off;  /* scanner i's bits start at word scan_off[i] */
     size_t scan_words;   /* words of bits for all scanners */
     uint8_t byte_tier[256]; /* rx_tier_table() */
+    uint8_t byte_tier_bit[256]; /* 1 << (tier - 1) for bytes in a tier, else 0 */
     size_t ntag_names; /* distinct tags: ctl:*ByTag compares ids, not strings */
     size_t ntarget_ids; /* distinct cacheable targets */
     char **files; /* interned rule-file names */
