@@ -1266,6 +1266,7 @@ static int assign_tag_ids(struct waf_program *p)
         for (size_t k = 0; k < r->a.ntags; k++) {
             int id = r->a.tags[k] ? tag_lookup(&t, r->a.tags[k], true) : -1;
             r->tag_ids[k] = id < 0 ? UINT16_MAX : (uint16_t)id; /* past 65,535 tags: never matches */
+            r->tag_mask |= 1ull << (r->tag_ids[k] & 63);
         }
     }
     for (size_t i = 0; i < p->nall; i++) {

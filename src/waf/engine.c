@@ -505,6 +505,8 @@ static void do_setvar(struct waf_tx *tx, const struct setvar *sv)
 
 static bool rule_has_tag(const struct rule *r, int tag_id)
 {
+    if (!((r->tag_mask >> (tag_id & 63)) & 1))
+        return false;
     for (size_t i = 0; i < r->a.ntags; i++)
         if (r->tag_ids[i] == tag_id)
             return true;
@@ -937,7 +939,7 @@ static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, s
  * bit is clear in all of them skips the target without visiting its values
  * (one check instead of one per value). Built once per phase and
  * collection change, on the first rule that asks. */
-#define AGG_SLOTS 1024u
+#define AGG_SLOTS 512u
 struct agg {
     uint32_t key, gen;
     bool unknown;  /* some value could not be scanned: never skip */
@@ -959,7 +961,7 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, const 
             return NULL;
     }
     struct agg *g = NULL;
-    for (uint32_t i = (key * 2654435761u) >> 22, probes = 0; probes < 16;
+    for (uint32_t i = (key * 2654435761u) >> 23, probes = 0; probes < 16;
          i = (i + 1) & (AGG_SLOTS - 1), probes++) {
         struct agg *e = &tx->agg[i];
         if (e->key == key || e->key == 0 || e->gen != tx->coll_gen) {

@@ -175,6 +175,7 @@ struct rule {
      * @rx literal requirement or an @pm list; compile.c) and the rule's
      * owner bit in it; scan < 0 when the link has none */
     uint16_t *tag_ids; /* a.tags as the program's tag ids (same order) */
+    uint64_t tag_mask; /* bit (id % 64) of each of them: most tests end here */
     int16_t scan[RX_TIERS + 1]; /* per tier (rx_prefilter.h): the scanner, or -1;
                                  * tier k's bit is valid for values without
                                  * the bytes of tier k */

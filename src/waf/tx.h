@@ -13,6 +13,7 @@
 
 struct vcache; /* per-value transformation cache, engine.c */
 struct agg;
+struct selmemo;
 
 struct kv {
     const char *name;
@@ -118,6 +119,7 @@ struct waf_tx {
     struct rcache_ent *rcache;
     uint32_t coll_gen;
     struct agg *agg; /* per-target literal summaries (engine.c) */
+    struct selmemo *selmemo; /* key-regex answers (tx_vars.c) */
 };
 
 /* tx_vars.c */

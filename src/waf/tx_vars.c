@@ -194,17 +194,38 @@ static int push_item_vc(struct waf_tx *tx, int var, const char *name, size_t nle
     return 0;
 }
 
+/* Key regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/, TX:/^header_name_/)
+ * are asked about the same names by rule after rule: the answers are kept
+ * per (regex, name) in a small direct-mapped table. Names live in the
+ * transaction's arena and are never rewritten, so a pointer names its bytes
+ * for the whole transaction. */
+#define SELMEMO_SLOTS 512u
+struct selmemo {
+    const struct rx *rx;
+    const char *name;
+    uint32_t nlen;
+    bool hit;
+};
+
 static bool sel_match(struct waf_tx *tx, const struct target *t, const char *name, size_t nlen)
 {
-    (void)tx;
     switch (t->sel_kind) {
     case SEL_NONE:
         return true;
     case SEL_NAME:
         return t->sel_len == nlen && strncasecmp(t->sel, name, nlen) == 0;
     case SEL_REGEX: {
+        if (!tx->selmemo)
+            tx->selmemo = arena_calloc(tx->a, SELMEMO_SLOTS, sizeof(struct selmemo));
+        uintptr_t h = ((uintptr_t)t->sel_rx >> 4) * 31 + ((uintptr_t)name >> 3);
+        struct selmemo *m = tx->selmemo ? &tx->selmemo[(h ^ (h >> 9)) & (SELMEMO_SLOTS - 1)] : NULL;
+        if (m && m->rx == t->sel_rx && m->name == name && m->nlen == nlen)
+            return m->hit;
         int nc = 0;
-        return rx_match(t->sel_rx, name, nlen, NULL, 0, &nc) == 1;
+        bool hit = rx_match(t->sel_rx, name, nlen, NULL, 0, &nc) == 1;
+        if (m && nlen <= UINT32_MAX)
+            *m = (struct selmemo){t->sel_rx, name, (uint32_t)nlen, hit};
+        return hit;
     }
     }
     return false;
