@@ -1286,6 +1286,50 @@ out:
     return rc;
 }
 
+/* Rule links whose whole target list is summarisable (cacheable
+ * collections, XML) get the id of (target list, chain) so the engine can
+ * decide "no value of any target holds a literal" once per list, not once
+ * per target of every rule (thirty CRS rules share one 932 list). */
+static int assign_list_slots(struct waf_program *p)
+{
+    char **keys = calloc(p->nall ? p->nall : 1, sizeof(char *));
+    struct tag_tab t;
+    int rc = -1;
+    if (!keys || tag_tab_init(&t, p->nall) < 0) {
+        free(keys);
+        return -1;
+    }
+    for (size_t i = 0; i < p->nall; i++) {
+        struct rule *r = p->all[i];
+        r->list_slot = 0;
+        if (r->marker || !r->ntargets)
+            continue;
+        size_t len = 16;
+        bool ok = true;
+        for (size_t k = 0; k < r->ntargets && ok; k++) {
+            const struct target *tg = &r->targets[k];
+            ok = !tg->count && tg->text && (tg->cache_slot || tg->var == V_XML);
+            len += ok ? strlen(tg->text) + 1 : 0;
+        }
+        if (!ok || !(keys[i] = malloc(len)))
+            continue;
+        size_t at = (size_t)snprintf(keys[i], len, "%zu#",
+                                     r->eff_nxforms ? (size_t)r->eff_pfx[r->eff_nxforms - 1]
+                                                    : p->nprefix);
+        for (size_t k = 0; k < r->ntargets && at < len; k++)
+            at += (size_t)snprintf(keys[i] + at, len - at, "%s|", r->targets[k].text);
+        int id = tag_lookup(&t, keys[i], true);
+        r->list_slot = id < 0 ? 0 : (uint32_t)id + 1;
+    }
+    p->nlist_ids = t.n;
+    rc = 0;
+    for (size_t i = 0; i < p->nall; i++)
+        free(keys[i]);
+    free(keys);
+    tag_tab_free(&t);
+    return rc;
+}
+
 /* Targets: the hash of a name selector (map lookups), and one cache slot
  * per distinct cacheable target text, so the hundred CRS rules that read
  * ARGS share one resolution per phase. */
@@ -1311,7 +1355,7 @@ static int assign_target_slots(struct waf_program *p)
         }
     }
     p->ntarget_ids = t.n;
-    rc = 0;
+    rc = assign_list_slots(p);
 out:
     tag_tab_free(&t);
     return rc;

@@ -1010,6 +1010,64 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, const 
     return g;
 }
 
+/* The summary of a rule's whole target list (list_slot): the union of
+ * its targets' summaries. XML contributes nothing while there is no XML
+ * body; any other target that cannot be summarised makes it unknown. */
+struct lagg {
+    uint32_t gen;
+    struct agg a;
+};
+
+static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
+{
+    const struct waf_program *p = tx->p;
+    if (!r->list_slot || r->list_slot > p->nlist_ids || !p->nscan)
+        return NULL;
+    if (!tx->lagg) {
+        tx->lagg = arena_calloc(tx->a, p->nlist_ids, sizeof(struct lagg));
+        if (!tx->lagg)
+            return NULL;
+    }
+    struct lagg *l = &tx->lagg[r->list_slot - 1];
+    if (l->gen == tx->coll_gen && l->a.bits)
+        return &l->a;
+    size_t words = (RX_TIERS + 1) * p->scan_words;
+    if (!l->a.bits && !(l->a.bits = arena_alloc(tx->a, words * sizeof(uint64_t))))
+        return NULL;
+    memset(l->a.bits, 0, words * sizeof(uint64_t));
+    l->a.unknown = false;
+    l->a.tiers = 0;
+    uint32_t gen = tx->coll_gen;
+    for (size_t ti = 0; ti < r->ntargets && !l->a.unknown; ti++) {
+        const struct target *t = &r->targets[ti];
+        if (t->var == V_XML && !tx->xml)
+            continue; /* resolves to nothing */
+        size_t start = tx->nitems;
+        const struct item *got;
+        size_t nit;
+        int rc = tx_resolve_items(tx, t, &got, &nit);
+        tx->nitems = start;
+        if (rc != 1) {
+            l->a.unknown = true;
+            break;
+        }
+        if (!nit)
+            continue;
+        const struct agg *g = agg_for(tx, r, t, got, nit);
+        if (!g || g->gen != gen || g->unknown) {
+            l->a.unknown = true;
+            break;
+        }
+        for (size_t w = 0; w < words; w++)
+            l->a.bits[w] |= g->bits[w];
+        l->a.tiers |= g->tiers;
+    }
+    if (tx->coll_gen != gen)
+        return NULL; /* a collection changed while summarising */
+    l->gen = gen;
+    return &l->a;
+}
+
 /* False when no value of the summarised target can match r. */
 static bool agg_may_match(const struct waf_tx *tx, const struct rule *r, const struct agg *g)
 {
@@ -1047,6 +1105,12 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
         for (size_t i = 0; i < r->a.nsetvars; i++)
             do_setvar(tx, &r->a.setvars[i]);
         return true;
+    }
+    /* the literals occur in no value of any target: nothing can match */
+    if (r->list_slot && !r->negate && !r->a.multimatch && rule_tier(r, RX_TIERS) >= 0) {
+        const struct agg *g = lagg_for(tx, r);
+        if (g && !agg_may_match(tx, r, g))
+            return false;
     }
     size_t base = tx->nitems;
     struct excl_set es;

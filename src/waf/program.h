@@ -176,6 +176,7 @@ struct rule {
      * owner bit in it; scan < 0 when the link has none */
     uint16_t *tag_ids; /* a.tags as the program's tag ids (same order) */
     uint64_t tag_mask; /* bit (id % 64) of each of them: most tests end here */
+    uint32_t list_slot; /* > 0: id + 1 of (target list, chain), see engine.c */
     int16_t scan[RX_TIERS + 1]; /* per tier (rx_prefilter.h): the scanner, or -1;
                                  * tier k's bit is valid for values without
                                  * the bytes of tier k */
@@ -214,6 +215,7 @@ struct waf_program {
     uint8_t byte_tier_bit[256]; /* 1 << (tier - 1) for bytes in a tier, else 0 */
     size_t ntag_names; /* distinct tags: ctl:*ByTag compares ids, not strings */
     size_t ntarget_ids; /* distinct cacheable targets */
+    size_t nlist_ids;   /* distinct summarisable (target list, chain) pairs */
     char **files; /* interned rule-file names */
     size_t nfiles;
 };

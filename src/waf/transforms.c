@@ -2,11 +2,17 @@
  * lookup, dispatch, the unicode map loader and the simple byte-level
  * transformations. The decoders live in transforms_decode.c.
  *
- * Every function writes through a lazy writer (struct xw): while the output
- * still equals a prefix of the input nothing is allocated, so the common
- * case (an argument the transformation leaves alone) costs one pass and no
- * memory. The first differing byte allocates the output with a bound that is
- * specific to the transformation and computed with checked arithmetic.
+ * Most values are left alone by most transformations, and the engine
+ * caches and dedups its scans by output pointer, so every function first
+ * looks for the first byte it would change (8 bytes at a time, or with
+ * memchr for a rare marker; see transforms_int.h) and hands the input back
+ * untouched when there is none: no allocation, no copy. Past that point a
+ * function either writes through the lazy writer (struct xw), which keeps
+ * tracking the input while the output still equals a prefix of it, or,
+ * where the first change is certain to make the output differ, straight
+ * into an arena buffer. Either way an output that is a prefix of the input
+ * comes back as a slice of it, and buffers are bounded per transformation
+ * with checked arithmetic.
  *
  * The quirks below (bytes dropped on invalid UTF-8, the byte after a comment
  * terminator copied unchecked, saturating entity numbers, ...) are
@@ -28,17 +34,29 @@ static int xf_case(bool upper, struct arena *a, const char *in, size_t n, const 
     size_t i = 0;
     unsigned char lo = upper ? 'a' : 'A', hi = upper ? 'z' : 'Z';
 
-    while (i < n && !(s[i] >= lo && s[i] <= hi))
-        i++;
-    if (i == n) {
-        *out = in;
-        *outlen = n;
-        return 0;
+    /* Only the first block with a letter to flip matters here: everything
+     * before it is copied as is. */
+    while (i + 8 <= n && !xf_range(xf_load8(s + i), lo, hi))
+        i += 8;
+    if (i + 8 > n) {
+        while (i < n && !(s[i] >= lo && s[i] <= hi))
+            i++;
+        if (i == n) {
+            *out = in;
+            *outlen = n;
+            return 0;
+        }
     }
     unsigned char *b = arena_alloc(a, n + 1);
     if (!b)
         return -1;
     memcpy(b, s, i);
+    /* ASCII case is bit 5: the lane mask (0x80 per letter) shifted down by
+     * two flips exactly the letters. */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = xf_load8(s + i);
+        xf_store8(b + i, x ^ (xf_range(x, lo, hi) >> 2));
+    }
     for (; i < n; i++)
         b[i] = (s[i] >= lo && s[i] <= hi) ? (unsigned char)(s[i] ^ 0x20) : s[i];
     b[n] = '\0';
@@ -49,69 +67,185 @@ static int xf_case(bool upper, struct arena *a, const char *in, size_t n, const 
 
 /* ---- NULs and whitespace --------------------------------------------- */
 
+/* When everything from the first changed byte on would be dropped, the
+ * output is a prefix of the input and goes back as a slice of it (no
+ * allocation), as the lazy writer used elsewhere does. This checks that
+ * s[i..n) holds only bytes with drop[b] set; it usually stops at once. */
+static bool only_bytes_from(const unsigned char *s, size_t i, size_t n,
+                            const unsigned char drop[256])
+{
+    while (i < n && drop[s[i]])
+        i++;
+    return i == n;
+}
+
+static const unsigned char nul_tab[256] = {[0] = 1};
+
+/* A NUL is always dropped or turned into a space, so the first one decides
+ * that the output differs; the runs between NULs are copied whole. */
 static int xf_nulls(bool replace, struct arena *a, const char *in, size_t n, const char **out,
                     size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
-    const unsigned char *z = memchr(s, 0, n);
-    struct xw w;
+    size_t i = xf_next(s, 0, n, 0), o = i;
 
-    if (!z) {
+    if (i == n) {
         *out = in;
         *outlen = n;
         return 0;
     }
-    xw_init(&w, a, in, n, n);
-    size_t i = (size_t)(z - s);
-    xw_putn(&w, s, i);
-    for (; i < n; i++) {
-        if (s[i])
-            xw_put(&w, s[i]);
-        else if (replace)
-            xw_put(&w, ' ');
+    if (!replace && only_bytes_from(s, i, n, nul_tab)) {
+        *out = in;
+        *outlen = i;
+        return 1;
     }
-    return xw_finish(&w, out, outlen);
+    unsigned char *b = arena_alloc(a, n + 1);
+    if (!b)
+        return -1;
+    memcpy(b, s, i);
+    while (i < n) { /* s[i] is a NUL */
+        if (replace)
+            b[o++] = ' ';
+        i++;
+        size_t j = xf_find1(s, i, n, 0);
+        memcpy(b + o, s + i, j - i);
+        o += j - i;
+        i = j;
+    }
+    b[o] = '\0';
+    *out = (const char *)b;
+    *outlen = o;
+    return 1;
 }
 
 /* removeWhitespace also drops 0xa0 and 0xc2 (the two bytes of a UTF-8 NBSP,
  * taken one at a time). */
-static inline bool rw_space(unsigned char c)
+static const unsigned char rw_drop[256] = {
+    ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1, [0xa0] = 1, [0xc2] = 1,
+};
+
+static inline uint64_t rw_mask(uint64_t x)
 {
-    return is_space(c) || c == 0xa0 || c == 0xc2;
+    return xf_space(x) | xf_eq(x, 0xa0) | xf_eq(x, 0xc2);
 }
 
 static int xf_remove_whitespace(struct arena *a, const char *in, size_t n, const char **out,
                                 size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
-    struct xw w;
+    size_t i = 0, o;
 
-    xw_init(&w, a, in, n, n);
-    for (size_t i = 0; i < n; i++)
-        if (!rw_space(s[i]))
-            xw_put(&w, s[i]);
-    return xw_finish(&w, out, outlen);
+    while (i + 8 <= n && !rw_mask(xf_load8(s + i)))
+        i += 8;
+    while (i < n && !rw_drop[s[i]])
+        i++;
+    if (i == n) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    if (only_bytes_from(s, i, n, rw_drop)) { /* trailing whitespace */
+        *out = in;
+        *outlen = i;
+        return 1;
+    }
+    unsigned char *b = arena_alloc(a, n + 1);
+    if (!b)
+        return -1;
+    memcpy(b, s, i);
+    /* Copies the runs between dropped bytes. A word of ordinary text fits
+     * one 8-byte move; what it copies past the run is overwritten by the
+     * next run or lies beyond the end. o never passes run, so a move that
+     * stays inside the input also stays inside the buffer. */
+    size_t run = i, j = i;
+    o = i;
+    for (; j + 8 <= n; j += 8) {
+        for (uint64_t m = rw_mask(xf_load8(s + j)); m; m &= m - 1) {
+            size_t p = j + xf_lane(m), len = p - run;
+            if (len <= 8 && run + 8 <= n)
+                memcpy(b + o, s + run, 8);
+            else
+                memcpy(b + o, s + run, len);
+            o += len;
+            run = p + 1;
+        }
+    }
+    for (; j < n; j++) {
+        if (rw_drop[s[j]]) {
+            memcpy(b + o, s + run, j - run);
+            o += j - run;
+            run = j + 1;
+        }
+    }
+    memcpy(b + o, s + run, n - run);
+    o += n - run;
+    b[o] = '\0';
+    *out = (const char *)b;
+    *outlen = o;
+    return 1;
 }
 
+/* isspace() as a table, for the loops that run once the output differs. */
+static const unsigned char space_tab[256] = {
+    ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1,
+};
+
+/* The output equals the input as long as every whitespace byte is a single
+ * ' '. The first control whitespace byte, or space after a space, is where
+ * they part: it becomes ' ' or is dropped. */
 static int xf_compress_whitespace(struct arena *a, const char *in, size_t n, const char **out,
                                   size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
-    struct xw w;
-    bool inws = false;
+    size_t i = 0, o;
+    uint64_t prev = 0; /* lane 0 set: the byte before this block is ' ' */
 
-    xw_init(&w, a, in, n, n);
-    for (size_t i = 0; i < n; i++) {
-        if (is_space(s[i])) {
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = xf_load8(s + i);
+        uint64_t sp = xf_eq(x, ' ');
+        uint64_t stop = xf_range(x, '\t', '\r') | (sp & ((sp << 8) | prev));
+        if (stop) {
+            i += xf_lane(stop);
+            goto differs;
+        }
+        prev = sp >> 56;
+    }
+    for (; i < n; i++) {
+        if (s[i] == ' ' ? (i > 0 && s[i - 1] == ' ') : space_tab[s[i]])
+            goto differs;
+    }
+    *out = in;
+    *outlen = n;
+    return 0;
+
+differs:;
+    bool inws = i > 0 && s[i - 1] == ' ';
+    /* A run of whitespace after a space that ends the value is dropped. */
+    if (inws && only_bytes_from(s, i, n, space_tab)) {
+        *out = in;
+        *outlen = i;
+        return 1;
+    }
+    unsigned char *b = arena_alloc(a, n + 1);
+    if (!b)
+        return -1;
+    memcpy(b, s, i);
+    o = i;
+    for (; i < n; i++) {
+        unsigned char c = s[i];
+        if (space_tab[c]) {
             if (!inws)
-                xw_put(&w, ' ');
+                b[o++] = ' ';
             inws = true;
         } else {
             inws = false;
-            xw_put(&w, s[i]);
+            b[o++] = c;
         }
     }
-    return xw_finish(&w, out, outlen);
+    b[o] = '\0';
+    *out = (const char *)b;
+    *outlen = o;
+    return 1;
 }
 
 static int xf_trim(bool left, bool right, const char *in, size_t n, const char **out,
@@ -132,34 +266,105 @@ static int xf_trim(bool left, bool right, const char *in, size_t n, const char *
 
 /* ---- comments --------------------------------------------------------- */
 
+/* The first i' >= i where s[i'] == a and s[i' + 1] == b, or n. */
+static size_t find_pair(const unsigned char *s, size_t i, size_t n, unsigned char a,
+                        unsigned char b)
+{
+    if (n == 0)
+        return 0;
+    for (i = xf_next(s, i, n - 1, a); i < n - 1; i = xf_next(s, i + 1, n - 1, a))
+        if (s[i + 1] == b)
+            return i;
+    return n;
+}
+
+/* A comment always shrinks: its two opening bytes and whatever follows
+ * up to the terminator become one space. Everything before the first
+ * opener is copied as is, and so is everything between comments. */
 static int xf_replace_comments(struct arena *a, const char *in, size_t n, const char **out,
                                size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
-    struct xw w;
-    bool incomment = false;
-    size_t i = 0;
+    size_t i = find_pair(s, 0, n, '/', '*'), o;
 
-    xw_init(&w, a, in, n, n);
-    while (i < n) {
-        if (!incomment) {
-            if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
-                incomment = true;
-                i += 2;
-            } else {
-                xw_put(&w, s[i++]);
-            }
-        } else if (s[i] == '*' && i + 1 < n && s[i + 1] == '/') {
-            incomment = false;
-            i += 2;
-            xw_put(&w, ' ');
-        } else {
-            i++;
-        }
+    if (i == n) {
+        *out = in;
+        *outlen = n;
+        return 0;
     }
-    if (incomment)
-        xw_put(&w, ' ');
-    return xw_finish(&w, out, outlen);
+    unsigned char *b = arena_alloc(a, n + 1);
+    if (!b)
+        return -1;
+    memcpy(b, s, i);
+    o = i;
+    while (i < n) { /* a comment opens at s[i] */
+        size_t e = find_pair(s, i + 2, n, '*', '/');
+        b[o++] = ' '; /* also for a comment left open at the end */
+        if (e == n)
+            break;
+        i = e + 2;
+        size_t j = find_pair(s, i, n, '/', '*');
+        memcpy(b + o, s + i, j - i);
+        o += j - i;
+        i = j;
+    }
+    b[o] = '\0';
+    *out = (const char *)b;
+    *outlen = o;
+    return 1;
+}
+
+/* Whether a comment for removeComments (star: removeCommentsChar, where
+ * a "*" followed by "/" goes too) starts at s[i]. Each such comment drops
+ * bytes, so the first one is where output and input part. */
+static inline bool comment_at(const unsigned char *s, size_t i, size_t n, bool star)
+{
+    switch (s[i]) {
+    case '#': return true;
+    case '/': return i + 1 < n && s[i + 1] == '*';
+    case '*': return star && i + 1 < n && s[i + 1] == '/';
+    case '-': return i + 1 < n && s[i + 1] == '-'; /* "--", and "-->" too */
+    case '<': return i + 3 < n && s[i + 1] == '!' && s[i + 2] == '-' && s[i + 3] == '-';
+    default: return false;
+    }
+}
+
+/* The first comment, or n. Short values are scanned for all lead bytes
+ * at once, eight bytes at a time. Long ones keep the next position of
+ * every lead byte and only search again for the one just passed over, so
+ * each lead byte costs one memchr over the value in all. */
+static size_t first_comment(const unsigned char *s, size_t n, bool star)
+{
+    static const unsigned char lead[5] = {'/', '-', '#', '<', '*'};
+    size_t nl = star ? 5 : 4, next[5];
+
+    if (n <= XF_SHORT) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t x = xf_load8(s + i);
+            uint64_t m = xf_eq(x, '/') | xf_eq(x, '-') | xf_eq(x, '#') | xf_eq(x, '<') |
+                         (star ? xf_eq(x, '*') : 0);
+            for (; m; m &= m - 1)
+                if (comment_at(s, i + xf_lane(m), n, star))
+                    return i + xf_lane(m);
+        }
+        for (; i < n; i++)
+            if (comment_at(s, i, n, star))
+                return i;
+        return n;
+    }
+
+    for (size_t k = 0; k < nl; k++)
+        next[k] = xf_next(s, 0, n, lead[k]);
+    for (;;) {
+        size_t m = 0;
+        for (size_t k = 1; k < nl; k++)
+            if (next[k] < next[m])
+                m = k;
+        if (next[m] == n || comment_at(s, next[m], n, star))
+            return next[m];
+        next[m] = xf_next(s, next[m] + 1, n, lead[m]);
+    }
 }
 
 static int xf_remove_comments(struct arena *a, const char *in, size_t n, const char **out,
@@ -168,9 +373,15 @@ static int xf_remove_comments(struct arena *a, const char *in, size_t n, const c
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
     bool incomment = false;
-    size_t i = 0;
+    size_t i = first_comment(s, n, false);
 
+    if (i == n) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
     xw_init(&w, a, in, n, n);
+    xw_putn(&w, s, i);
     while (i < n) {
         if (!incomment) {
             if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
@@ -213,9 +424,15 @@ static int xf_remove_comments_char(struct arena *a, const char *in, size_t n, co
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
-    size_t i = 0;
+    size_t i = first_comment(s, n, true);
 
+    if (i == n) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
     xw_init(&w, a, in, n, n);
+    xw_putn(&w, s, i);
     while (i < n) {
         unsigned char c = s[i];
         if (c == '/' && i + 1 < n && s[i + 1] == '*')
@@ -238,14 +455,34 @@ static int xf_remove_comments_char(struct arena *a, const char *in, size_t n, co
 
 /* ---- paths ------------------------------------------------------------ */
 
+/* True when xf_normalize_path would give the input back. Walking the
+ * algorithm below with its write cursor equal to its read cursor: a byte
+ * is only rewritten, skipped or backed over at a separator that follows a
+ * separator ("//"; for Win any '\\', which becomes '/'), or at a '.' that
+ * ends the value or precedes a '/' (".", "..", and quirks like "x../").
+ * Without those the cursors never part, the leading-separator rule for
+ * relative paths never fires (the first byte is not a separator), and the
+ * trailing separator is kept or absent exactly as in the input. */
+static bool path_is_normal(bool win, const unsigned char *s, size_t n)
+{
+    if (s[n - 1] == '.')
+        return false;
+    if (win && xf_next(s, 0, n, '\\') < n)
+        return false;
+    for (size_t i = xf_next(s, 0, n, '/'); i < n; i = xf_next(s, i + 1, n, '/'))
+        if ((i > 0 && s[i - 1] == '.') || (i + 1 < n && s[i + 1] == '/'))
+            return false;
+    return true;
+}
+
 /* Works on a private copy because the algorithm rewrites bytes ahead of its
  * read cursor (backslashes) and moves its write cursor backwards. */
 static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n, const char **out,
                              size_t *outlen)
 {
-    if (n == 0) {
+    if (n == 0 || path_is_normal(win, (const unsigned char *)in, n)) {
         *out = in;
-        *outlen = 0;
+        *outlen = n;
         return 0;
     }
     unsigned char *buf = arena_alloc(a, n + 1);
@@ -332,14 +569,76 @@ static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n
 
 /* ---- cmdLine ---------------------------------------------------------- */
 
+/* What cmdLine does to a byte when the output so far equals the input:
+ * 1: it always changes it (dropped, lowercased, or a separator turned into
+ * ' '); 2: it changes it only right after a ' ' (a second space is
+ * dropped; '/' and '(' take back the space before them). */
+static const unsigned char cl_class[256] = {
+    ['"'] = 1,  ['\''] = 1, ['\\'] = 1, ['^'] = 1, [','] = 1, [';'] = 1, ['\t'] = 1,
+    ['\r'] = 1, ['\n'] = 1, ['A'] = 1,  ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+    ['F'] = 1,  ['G'] = 1,  ['H'] = 1,  ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1,  ['N'] = 1,  ['O'] = 1,  ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,
+    ['T'] = 1,  ['U'] = 1,  ['V'] = 1,  ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    [' '] = 2,  ['/'] = 2,  ['('] = 2,
+};
+
+/* Bytes cmdLine drops without emitting anything: quotes and carets
+ * always, separators too while the last thing emitted was a space. */
+static const unsigned char cl_silent[256] = {['"'] = 1, ['\''] = 1, ['\\'] = 1, ['^'] = 1};
+static const unsigned char cl_silent_after_space[256] = {
+    ['"'] = 1, ['\''] = 1, ['\\'] = 1, ['^'] = 1, [' '] = 1,
+    [','] = 1, [';'] = 1,   ['\t'] = 1,  ['\r'] = 1, ['\n'] = 1,
+};
+
 static int xf_cmdline(struct arena *a, const char *in, size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
-    struct xw w;
-    bool space = false;
+    size_t i = 0, o;
 
-    xw_init(&w, a, in, n, n);
-    for (size_t i = 0; i < n; i++) {
+    /* In the unchanged prefix the only separator is a single ' ', so "the
+     * last byte emitted was a separator" is just s[i - 1] == ' '. Blocks of
+     * lowercase words and digits with single spaces, most of ordinary text,
+     * are passed eight bytes at a time; any other block goes through the
+     * table. */
+    uint64_t prev = 0; /* lane 0 set: the byte before this block is ' ' */
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t x = xf_load8(s + i);
+            uint64_t sp = xf_eq(x, ' ');
+            uint64_t ok = xf_range(x, 'a', 'z') | xf_range(x, '0', '9') | sp;
+            if (ok == XF_H8 && !(sp & ((sp << 8) | prev))) {
+                prev = sp >> 56;
+                i += 8;
+                continue;
+            }
+        }
+        size_t e = i + 8 < n ? i + 8 : n;
+        for (; i < e; i++) {
+            unsigned char k = cl_class[s[i]];
+            if (k == 1 || (k == 2 && i > 0 && s[i - 1] == ' '))
+                goto differs;
+        }
+        prev = s[i - 1] == ' ' ? 0x80 : 0;
+    }
+    *out = in;
+    *outlen = n;
+    return 0;
+
+differs:;
+    bool space = i > 0 && s[i - 1] == ' ';
+    /* Quotes and carets left at the end (and separators, after a space)
+     * emit nothing: the output is a prefix of the input. */
+    if (only_bytes_from(s, i, n, space ? cl_silent_after_space : cl_silent)) {
+        *out = in;
+        *outlen = i;
+        return 1;
+    }
+    unsigned char *b = arena_alloc(a, n + 1);
+    if (!b)
+        return -1;
+    memcpy(b, s, i);
+    o = i;
+    for (; i < n; i++) {
         unsigned char c = s[i];
         switch (c) {
         case '"':
@@ -353,30 +652,28 @@ static int xf_cmdline(struct arena *a, const char *in, size_t n, const char **ou
         case '\r':
         case '\n':
             if (!space) {
-                xw_put(&w, ' ');
+                b[o++] = ' ';
                 space = true;
             }
             break;
         case '/':
         case '(':
             /* No space before a path or a parenthesis. */
-            if (space) {
-                if (!w.buf) {
-                    if (!xw_materialize(&w))
-                        return -1;
-                }
-                w.len--;
-            }
+            if (space)
+                o--;
             space = false;
-            xw_put(&w, c);
+            b[o++] = c;
             break;
         default:
-            xw_put(&w, (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c);
+            b[o++] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
             space = false;
             break;
         }
     }
-    return xw_finish(&w, out, outlen);
+    b[o] = '\0';
+    *out = (const char *)b;
+    *outlen = o;
+    return 1;
 }
 
 /* ---- parity ------------------------------------------------------------ */
@@ -386,9 +683,16 @@ static int xf_parity(enum xform_id id, struct arena *a, const char *in, size_t n
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
+    size_t i = 0;
 
+    /* Zeroing the parity bit leaves 7-bit text alone: skip to the first
+     * high byte (the writer below tracks the prefix for the other two). */
+    if (id == XF_PARITYZERO7BIT)
+        while (i + 8 <= n && !(xf_load8(s + i) & XF_H8))
+            i += 8;
     xw_init(&w, a, in, n, n);
-    for (size_t i = 0; i < n; i++) {
+    xw_putn(&w, s, i);
+    for (; i < n; i++) {
         unsigned char x = s[i], p = (unsigned char)__builtin_parity(x);
         unsigned char r;
         if (id == XF_PARITYZERO7BIT)

@@ -16,16 +16,70 @@ static const char hexdig[] = "0123456789abcdef";
 
 /* ---- URL -------------------------------------------------------------- */
 
+/* One '%' escape at s[i]; returns the position after it. */
+static size_t url_escape(struct xw *w, const struct xform_unicode_map *map, bool uni,
+                         const unsigned char *s, size_t n, size_t i)
+{
+    if (uni && i + 1 < n && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
+        if (i + 5 < n && is_hex(s[i + 2]) && is_hex(s[i + 3]) && is_hex(s[i + 4]) &&
+            is_hex(s[i + 5])) {
+            unsigned cp = (unsigned)x2c(s + i + 2) << 8 | x2c(s + i + 4);
+            unsigned char b;
+            if (map && map->map[cp]) {
+                b = (unsigned char)(map->map[cp] - 1);
+            } else {
+                b = x2c(s + i + 4);
+                /* Full-width ASCII U+FF01..U+FF5E folds onto ASCII. */
+                if (b > 0x00 && b < 0x5f && (s[i + 2] | 0x20) == 'f' && (s[i + 3] | 0x20) == 'f')
+                    b = (unsigned char)(b + 0x20);
+            }
+            xw_put(w, b);
+            return i + 6;
+        }
+        xw_put(w, s[i]);
+        xw_put(w, s[i + 1]);
+        return i + 2;
+    }
+    if (i + 2 < n && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
+        xw_put(w, x2c(s + i + 1));
+        return i + 3;
+    }
+    xw_put(w, '%');
+    return i + 1;
+}
+
+/* Copies s[i..) into the writer's buffer up to the next '%', turning '+'
+ * into ' ', and returns the position of that '%' (or n). Form bodies have a
+ * '+' every few bytes, so this goes eight bytes at a time: a '+' lane
+ * (0x80 in the mask, 0x01 after the shift) times '+' ^ ' ' flips just
+ * that byte. No bound checks: decoding never grows, so the output cursor
+ * stays at or behind i and the buffer holds n bytes. */
+static size_t url_copy_run(struct xw *w, const unsigned char *s, size_t n, size_t i)
+{
+    unsigned char *b = w->buf;
+    size_t o = w->len;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = xf_load8(s + i);
+        if (xf_eq(x, '%'))
+            break;
+        xf_store8(b + o, x ^ ((xf_eq(x, '+') >> 7) * ('+' ^ ' ')));
+        o += 8;
+    }
+    for (; i < n && s[i] != '%'; i++)
+        b[o++] = s[i] == '+' ? ' ' : s[i];
+    w->len = o;
+    return i;
+}
+
 int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, const char *in,
                        size_t n, const char **out, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     const struct xform_unicode_map *map = (uni && env) ? env->unicode : NULL;
     struct xw w;
-    size_t i = 0;
+    size_t i = xf_memchr2(s, 0, n, '%', '+');
 
-    while (i < n && s[i] != '%' && s[i] != '+')
-        i++;
     if (i == n) {
         *out = in;
         *outlen = n;
@@ -33,42 +87,22 @@ int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, c
     }
     xw_init(&w, a, in, n, n);
     xw_putn(&w, s, i);
+    /* Each round handles the '%' or '+' at i, then the plain run after it:
+     * while the output still equals the input the run costs nothing; once
+     * they differ it is copied (with '+' as ' ') up to the next '%'. */
     while (i < n) {
-        unsigned char c = s[i];
-        if (c != '%') {
-            xw_put(&w, c == '+' ? ' ' : c);
+        if (s[i] == '+') {
+            xw_put(&w, ' ');
             i++;
-            continue;
-        }
-        if (uni && i + 1 < n && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
-            if (i + 5 < n && is_hex(s[i + 2]) && is_hex(s[i + 3]) && is_hex(s[i + 4]) &&
-                is_hex(s[i + 5])) {
-                unsigned cp = (unsigned)x2c(s + i + 2) << 8 | x2c(s + i + 4);
-                unsigned char b;
-                if (map && map->map[cp]) {
-                    b = (unsigned char)(map->map[cp] - 1);
-                } else {
-                    b = x2c(s + i + 4);
-                    /* Full-width ASCII U+FF01..U+FF5E folds onto ASCII. */
-                    if (b > 0x00 && b < 0x5f && (s[i + 2] | 0x20) == 'f' &&
-                        (s[i + 3] | 0x20) == 'f')
-                        b = (unsigned char)(b + 0x20);
-                }
-                xw_put(&w, b);
-                i += 6;
-            } else {
-                xw_put(&w, s[i]);
-                xw_put(&w, s[i + 1]);
-                i += 2;
-            }
-            continue;
-        }
-        if (i + 2 < n && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
-            xw_put(&w, x2c(s + i + 1));
-            i += 3;
         } else {
-            xw_put(&w, '%');
-            i++;
+            i = url_escape(&w, map, uni, s, n, i);
+        }
+        if (w.buf) {
+            i = url_copy_run(&w, s, n, i);
+        } else {
+            size_t j = xf_find2(s, i, n, '%', '+');
+            xw_putn(&w, s + i, j - i);
+            i = j;
         }
     }
     return xw_finish(&w, out, outlen);
@@ -158,17 +192,21 @@ int xform_x_html_entity_decode(struct arena *a, const char *in, size_t n, const 
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
-    size_t i = 0;
+    size_t i = xf_next(s, 0, n, '&');
 
-    if (!memchr(in, '&', n)) {
+    if (i == n) {
         *out = in;
         *outlen = n;
         return 0;
     }
     xw_init(&w, a, in, n, n);
+    xw_putn(&w, s, i);
+    /* Only an '&' can start anything: the runs between them go whole. */
     while (i < n) {
         if (s[i] != '&' || i + 1 >= n) {
-            xw_put(&w, s[i++]);
+            size_t j = xf_next(s, i + 1, n, '&');
+            xw_putn(&w, s + i, j - i);
+            i = j;
             continue;
         }
         size_t j, k;
@@ -210,17 +248,20 @@ int xform_x_js_decode(struct arena *a, const char *in, size_t n, const char **ou
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
-    size_t i = 0;
+    size_t i = xf_next(s, 0, n, '\\');
 
-    if (!memchr(in, '\\', n)) {
+    if (i == n) {
         *out = in;
         *outlen = n;
         return 0;
     }
     xw_init(&w, a, in, n, n);
+    xw_putn(&w, s, i);
     while (i < n) {
         if (s[i] != '\\') {
-            xw_put(&w, s[i++]);
+            size_t j = xf_next(s, i + 1, n, '\\');
+            xw_putn(&w, s + i, j - i);
+            i = j;
             continue;
         }
         if (i + 5 < n && s[i + 1] == 'u' && is_hex(s[i + 2]) && is_hex(s[i + 3]) &&
@@ -273,22 +314,26 @@ int xform_x_css_decode(struct arena *a, const char *in, size_t n, const char **o
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
-    size_t i = 0;
+    size_t i = xf_next(s, 0, n, '\\');
 
     /* ModSecurity decodes a C string here: everything from the first NUL on
      * is lost. */
-    const unsigned char *z = memchr(s, 0, n);
-    if (!z && !memchr(in, '\\', n)) {
+    size_t z = xf_next(s, 0, n, 0);
+    if (z == n && i == n) {
         *out = in;
         *outlen = n;
         return 0;
     }
     xw_init(&w, a, in, n, n);
-    if (z)
-        n = (size_t)(z - s);
+    n = z;
+    if (i > n)
+        i = n;
+    xw_putn(&w, s, i);
     while (i < n) {
         if (s[i] != '\\') {
-            xw_put(&w, s[i++]);
+            size_t j = xf_next(s, i + 1, n, '\\');
+            xw_putn(&w, s + i, j - i);
+            i = j;
             continue;
         }
         if (i + 1 >= n) { /* a trailing backslash is dropped */
@@ -332,17 +377,20 @@ int xform_x_escape_seq_decode(struct arena *a, const char *in, size_t n, const c
 {
     const unsigned char *s = (const unsigned char *)in;
     struct xw w;
-    size_t i = 0;
+    size_t i = xf_next(s, 0, n, '\\');
 
-    if (!memchr(in, '\\', n)) {
+    if (i == n) {
         *out = in;
         *outlen = n;
         return 0;
     }
     xw_init(&w, a, in, n, n);
+    xw_putn(&w, s, i);
     while (i < n) {
         if (s[i] != '\\' || i + 1 >= n) {
-            xw_put(&w, s[i++]);
+            size_t j = xf_next(s, i + 1, n, '\\');
+            xw_putn(&w, s + i, j - i);
+            i = j;
             continue;
         }
         int c = -1;
@@ -423,14 +471,27 @@ static size_t utf8_walk(const unsigned char *s, size_t n, size_t i, struct xw *w
 {
     size_t cnt = i;
     while (i < n) {
+        /* Plain ASCII (no NUL) is copied as is, a run at a time. */
+        size_t j = i;
+        while (j + 8 <= n && !xf_nul_or_high(xf_load8(s + j)))
+            j += 8;
+        while (j < n && s[j] != 0 && s[j] < 0x80)
+            j++;
+        if (j > i) {
+            if (w)
+                xw_putn(w, s + i, j - i);
+            cnt += j - i;
+            i = j;
+            if (i == n)
+                break;
+        }
         unsigned char c = s[i];
         size_t left = n - i;
         int ulen = 0;
         unsigned d = 0;
 
-        if (c < 0x80) {
-            if (c != 0) /* NULs are dropped */
-                u_put(w, &cnt, c);
+        if (c == 0) {
+            /* NULs are dropped (other ASCII was taken by the run above) */
         } else if ((c & 0xe0) == 0xc0) {
             /* Truncated or invalid sequences drop their lead byte. */
             if (left >= 2 && (s[i + 1] & 0xc0) == 0x80) {
@@ -476,6 +537,8 @@ int xform_x_utf8_to_unicode(struct arena *a, const char *in, size_t n, const cha
     struct xw w;
     size_t i = 0, cap;
 
+    while (i + 8 <= n && !xf_nul_or_high(xf_load8(s + i)))
+        i += 8;
     while (i < n && s[i] != 0 && s[i] < 0x80)
         i++;
     if (i == n) {
@@ -592,22 +655,30 @@ done:
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* 0..63 for alphabet bytes, 64 for '=', 127 otherwise. */
-static unsigned char b64val(unsigned char c)
+/* 0..63 for alphabet bytes, 64 for '=', 127 otherwise; a table because
+ * the decoders look up every byte. */
+static const unsigned char b64tab[256] = {
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,  62, 127, 127, 127,  63,
+     52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 127, 127, 127,  64, 127, 127,
+    127,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 127, 127, 127, 127, 127,
+    127,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+    127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127,
+};
+
+static inline unsigned char b64val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return (unsigned char)(c - 'A');
-    if (c >= 'a' && c <= 'z')
-        return (unsigned char)(c - 'a' + 26);
-    if (c >= '0' && c <= '9')
-        return (unsigned char)(c - '0' + 52);
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    if (c == '=')
-        return 64;
-    return 127;
+    return b64tab[c];
 }
 
 int xform_x_base64_encode(struct arena *a, const char *in, size_t n, const char **out,
@@ -653,11 +724,28 @@ int xform_x_base64_decode(struct arena *a, const char *in, size_t n, const char 
                           size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
-    const unsigned char *z = memchr(s, 0, n);
-    size_t slen = z ? (size_t)(z - s) : n;
+    size_t slen = xf_next(s, 0, n, 0);
     size_t i, cnt = 0, pads = 0;
 
     for (i = 0; i < slen; i++) {
+        /* The common case, alphabet bytes before any padding, counts as the
+         * checks below would count them; eight at a time while it lasts
+         * (the values are < 64 only if their OR is). */
+        if (!pads) {
+            while (slen - i >= 8 &&
+                   (b64tab[s[i]] | b64tab[s[i + 1]] | b64tab[s[i + 2]] | b64tab[s[i + 3]] |
+                    b64tab[s[i + 4]] | b64tab[s[i + 5]] | b64tab[s[i + 6]] |
+                    b64tab[s[i + 7]]) < 64) {
+                cnt += 8;
+                i += 8;
+            }
+            if (i == slen)
+                break;
+            if (b64tab[s[i]] < 64) {
+                cnt++;
+                continue;
+            }
+        }
         size_t sp = 0;
         while (i < slen && s[i] == ' ') {
             i++;
@@ -683,28 +771,56 @@ int xform_x_base64_decode(struct arena *a, const char *in, size_t n, const char 
     if (cnt == 0)
         goto empty;
 
-    struct xw w;
-    xw_init(&w, a, in, n, (cnt / 4) * 3 + 3);
+    size_t cap = (cnt / 4) * 3 + 3, o = 0;
+    unsigned char *b = arena_alloc(a, cap + 1);
+    if (!b)
+        return -1;
     unsigned x = 0, q = 0, keep = 3;
     for (i = 0; i < slen; i++) {
-        unsigned char c = s[i];
-        if (c == '\r' || c == '\n' || c == ' ')
+        /* A whole quantum of alphabet bytes, the usual case: no '=' can
+         * have come before it (the checks above), so all three bytes go
+         * out, and what it would leave in x is shifted out of the low 24
+         * bits by the next quantum anyway. */
+        if (q == 0 && slen - i >= 4) {
+            unsigned v0 = b64tab[s[i]], v1 = b64tab[s[i + 1]], v2 = b64tab[s[i + 2]],
+                     v3 = b64tab[s[i + 3]];
+            if ((v0 | v1 | v2 | v3) < 64) {
+                unsigned v = v0 << 18 | v1 << 12 | v2 << 6 | v3;
+                b[o] = (unsigned char)(v >> 16);
+                b[o + 1] = (unsigned char)(v >> 8);
+                b[o + 2] = (unsigned char)v;
+                o += 3;
+                i += 3;
+                continue;
+            }
+        }
+        unsigned char v = b64tab[s[i]];
+        if (v > 64) /* ' ', '\r' or '\n': the checks above allow nothing else */
             continue;
-        unsigned char v = b64val(c);
         if (v == 64)
             keep--;
         x = (x << 6) | (v & 0x3f);
         if (++q == 4) {
             q = 0;
             if (keep > 0)
-                xw_put(&w, (unsigned char)(x >> 16));
+                b[o++] = (unsigned char)(x >> 16);
             if (keep > 1)
-                xw_put(&w, (unsigned char)(x >> 8));
+                b[o++] = (unsigned char)(x >> 8);
             if (keep > 2)
-                xw_put(&w, (unsigned char)x);
+                b[o++] = (unsigned char)x;
         }
     }
-    return xw_finish(&w, out, outlen);
+    /* Output that repeats the start of the input goes back as a slice of
+     * it, as from the lazy writer the other transformations use. */
+    if (o <= n && memcmp(b, s, o) == 0) {
+        *out = in;
+        *outlen = o;
+        return o == n ? 0 : 1;
+    }
+    b[o] = '\0';
+    *out = (const char *)b;
+    *outlen = o;
+    return 1;
 empty:
     *out = in;
     *outlen = 0;

@@ -151,6 +151,137 @@ static inline bool is_space(unsigned char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* ---- fast scanning ---------------------------------------------------- */
+
+/* Most values a transformation sees are left alone (plain text, no
+ * escapes), so every transformation first looks for the first byte it
+ * would change, 8 bytes per step. A mask has 0x80 in each byte lane that
+ * matches and 0 elsewhere; every lane is computed on its own (nothing
+ * carries or borrows across lanes), so a mask is exact for all eight bytes,
+ * not just the first hit, and can drive per-byte work. Lane k is the byte
+ * at p + k on every host (xf_load8 puts memory order into numeric order). */
+#define XF_L1 0x0101010101010101ULL
+#define XF_L7 0x7f7f7f7f7f7f7f7fULL
+#define XF_H8 0x8080808080808080ULL
+
+static inline uint64_t xf_load8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void xf_store8(unsigned char *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+/* Lanes equal to c: a lane is zero when neither its low seven bits (which
+ * carry into bit 7 when added to 0x7f) nor its bit 7 are set. */
+static inline uint64_t xf_eq(uint64_t x, unsigned char c)
+{
+    uint64_t v = x ^ (XF_L1 * c);
+    return ~(((v & XF_L7) + XF_L7) | v) & XF_H8;
+}
+
+/* Lanes in [lo, hi], 1 <= lo <= hi <= 0x7f. The sums stay below 0x100 per
+ * lane because bit 7 is masked off first and then required clear. */
+static inline uint64_t xf_range(uint64_t x, unsigned char lo, unsigned char hi)
+{
+    uint64_t t = x & XF_L7;
+    uint64_t ge = t + XF_L1 * (unsigned char)(0x80 - lo);
+    uint64_t gt = t + XF_L1 * (unsigned char)(0x7f - hi);
+    return ge & ~gt & ~x & XF_H8;
+}
+
+/* Lanes that are NUL or >= 0x80. */
+static inline uint64_t xf_nul_or_high(uint64_t x)
+{
+    return (x | ~((x & XF_L7) + XF_L7)) & XF_H8;
+}
+
+/* Index of the lowest lane set in a nonzero mask. */
+static inline size_t xf_lane(uint64_t m)
+{
+    return (size_t)__builtin_ctzll(m) >> 3;
+}
+
+/* Lanes holding an isspace() byte: ' ' or \t \n \v \f \r. */
+static inline uint64_t xf_space(uint64_t x)
+{
+    return xf_eq(x, ' ') | xf_range(x, '\t', '\r');
+}
+
+/* The first position >= i holding a or b, or n; cheap to call again and
+ * again on short runs. */
+static inline size_t xf_find2(const unsigned char *s, size_t i, size_t n, unsigned char a,
+                              unsigned char b)
+{
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = xf_load8(s + i);
+        uint64_t m = xf_eq(x, a) | xf_eq(x, b);
+        if (m)
+            return i + xf_lane(m);
+    }
+    for (; i < n; i++)
+        if (s[i] == a || s[i] == b)
+            return i;
+    return n;
+}
+
+/* As xf_find2, for one byte. */
+static inline size_t xf_find1(const unsigned char *s, size_t i, size_t n, unsigned char a)
+{
+    for (; i + 8 <= n; i += 8) {
+        uint64_t m = xf_eq(xf_load8(s + i), a);
+        if (m)
+            return i + xf_lane(m);
+    }
+    for (; i < n; i++)
+        if (s[i] == a)
+            return i;
+    return n;
+}
+
+/* Below this many bytes a few word-at-a-time steps beat a call to memchr;
+ * above it memchr (vectorised in libc) wins by far. */
+#define XF_SHORT 64
+
+/* The first position >= i holding c, or n: for markers ('&', '\\') that are
+ * usually far apart or absent. */
+static inline size_t xf_next(const unsigned char *s, size_t i, size_t n, unsigned char c)
+{
+    if (i >= n)
+        return n;
+    if (n - i <= XF_SHORT)
+        return xf_find1(s, i, n, c);
+    const unsigned char *p = memchr(s + i, c, n - i);
+    return p ? (size_t)(p - s) : n;
+}
+
+/* The first position >= i holding a or b, or n. For one-off scans of a
+ * whole value: on long values two memchr calls (the second bounded by the
+ * first hit) beat any byte loop. Not for use in a loop (a missing a would
+ * be searched for again on every call). */
+static inline size_t xf_memchr2(const unsigned char *s, size_t i, size_t n, unsigned char a,
+                                unsigned char b)
+{
+    if (i >= n)
+        return n;
+    if (n - i <= XF_SHORT)
+        return xf_find2(s, i, n, a, b);
+    const unsigned char *p = memchr(s + i, a, n - i);
+    size_t lim = p ? (size_t)(p - s) : n;
+    const unsigned char *q = lim > i ? memchr(s + i, b, lim - i) : NULL;
+    return q ? (size_t)(q - s) : lim;
+}
+
 /* Entry points in transforms_decode.c. Each has xform_apply's contract
  * for one transformation. */
 int xform_x_url_decode(const struct xform_env *env, bool uni, struct arena *a, const char *in,

@@ -14,6 +14,7 @@
 struct vcache; /* per-value transformation cache, engine.c */
 struct agg;
 struct selmemo;
+struct lagg;
 
 struct kv {
     const char *name;
@@ -120,6 +121,7 @@ struct waf_tx {
     uint32_t coll_gen;
     struct agg *agg; /* per-target literal summaries (engine.c) */
     struct selmemo *selmemo; /* key-regex answers (tx_vars.c) */
+    struct lagg *lagg;       /* per target-list summaries (engine.c) */
 };
 
 /* tx_vars.c */

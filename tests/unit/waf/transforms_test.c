@@ -3,6 +3,7 @@
  * The expected outputs in the corpus table were recorded from
  * libmodsecurity 3.0.9 (Debian 12) by a throwaway differential harness;
  * they include its quirks on purpose (see docs/internals/transforms.md). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,5 +500,661 @@ TEST(xform_urldecodeuni_without_map_uses_low_byte)
     CHECK_MEM(out, outlen, "\xe9.", 2);
     CHECK_INT(xform_apply(XF_URLDECODEUNI, NULL, a, S("%u0041"), &out, &outlen), 1);
     CHECK_MEM(out, outlen, "A", 1);
+    arena_free(a);
+}
+
+/* ---- fast paths ---------------------------------------------------------
+ *
+ * Every transformation first looks for the first byte it would change
+ * (word-at-a-time scans, memchr, tables) and hands the input back when
+ * there is none. The tests below pin that contract on ordinary values and
+ * check the fast paths against plain byte-at-a-time references. */
+
+/* Ordinary values (the ones a benign request is made of) come back as the
+ * input pointer, with rc 0 and nothing allocated: the engine caches and
+ * dedups its scans by that pointer. */
+TEST(xform_typical_values_come_back_as_the_input)
+{
+    static const char text[] = "the quick brown fox jumps over the lazy dog while our new "
+                               "running shoes arrive soon: 42 times";
+    static const struct {
+        enum xform_id id;
+        const char *in;
+    } cases[] = {
+        {XF_LOWERCASE, "jane.doe@example.com"},
+        {XF_UPPERCASE, "ORDER QUESTION 2024"},
+        {XF_URLDECODE, "jane.doe@example.com"},
+        {XF_URLDECODEUNI, "100% sure, 50%off %zz %u12"},
+        {XF_URLDECODEUNI, "/c/kids-shoes"},
+        {XF_HTMLENTITYDECODE, "fish & chips, AT&T &copy; &#;"},
+        {XF_JSDECODE, "function f(a, b) { return a + b; }"},
+        {XF_CSSDECODE, "color: red; margin: 0 auto"},
+        {XF_ESCAPESEQDECODE, "C:/Program Files/app"},
+        {XF_UTF8TOUNICODE, "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"},
+        {XF_REMOVENULLS, "GA1.2.1234567890.1700000000"},
+        {XF_REPLACENULLS, "sessionid=abcdef0123456789"},
+        {XF_REMOVEWHITESPACE, "text/html,application/xhtml+xml;q=0.9"},
+        {XF_COMPRESSWHITESPACE, "gzip, deflate, br"},
+        {XF_REPLACECOMMENTS, "text/html;q=0.8 a/b*c */ x"},
+        {XF_REMOVECOMMENTS, "de-DE,de;q=0.9,en-US;q=0.8 <!- x"},
+        {XF_REMOVECOMMENTSCHAR, "de-DE,de;q=0.9 a/b*c <!-x ->"},
+        {XF_NORMALIZEPATH, "/c/kids-shoes"},
+        {XF_NORMALIZEPATH, "text/html,application/xhtml+xml,*/*;q=0.8"},
+        {XF_NORMALIZEPATH, "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36"},
+        {XF_NORMALIZEPATH, "a\\..\\b"},
+        {XF_NORMALIZEPATH, "v1.2/x.y/z"},
+        {XF_NORMALIZEPATHWIN, "/static/app.min.js"},
+        {XF_CMDLINE, "echo hello/world(1) x-y_z.txt"},
+        {XF_CMDLINE, "jane.doe@example.com"},
+        {XF_PARITYZERO7BIT, "plain ascii text, 7 bits only"},
+        {XF_TRIM, "no padding"},
+    };
+    /* Long ordinary text takes the word-at-a-time paths too. */
+    static const enum xform_id text_ids[] = {
+        XF_LOWERCASE,       XF_URLDECODE,          XF_URLDECODEUNI,  XF_HTMLENTITYDECODE,
+        XF_JSDECODE,        XF_CSSDECODE,          XF_ESCAPESEQDECODE, XF_UTF8TOUNICODE,
+        XF_REMOVENULLS,     XF_REPLACENULLS,       XF_COMPRESSWHITESPACE, XF_REPLACECOMMENTS,
+        XF_REMOVECOMMENTS,  XF_REMOVECOMMENTSCHAR, XF_NORMALIZEPATH, XF_NORMALIZEPATHWIN,
+        XF_CMDLINE,         XF_PARITYZERO7BIT,     XF_TRIM,
+    };
+    struct arena *a = arena_new(1 << 16);
+    char big[8 * sizeof(text)];
+    size_t bn = 0;
+    while (bn + sizeof(text) - 1 < sizeof(big)) {
+        memcpy(big + bn, text, sizeof(text) - 1);
+        bn += sizeof(text) - 1;
+        big[bn++] = ' ';
+    }
+    bn--; /* no trailing space */
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) + 2 * sizeof(text_ids) / sizeof(text_ids[0]); i++) {
+        enum xform_id id;
+        const char *in;
+        size_t n;
+        if (i < sizeof(cases) / sizeof(cases[0])) {
+            id = cases[i].id;
+            in = cases[i].in;
+            n = strlen(in);
+        } else {
+            size_t k = i - sizeof(cases) / sizeof(cases[0]);
+            id = text_ids[k / 2];
+            in = k % 2 ? big : text;
+            n = k % 2 ? bn : strlen(text);
+        }
+        const char *out = NULL;
+        size_t outlen = 0, before = arena_used(a);
+        int rc = xform_apply(id, NULL, a, in, n, &out, &outlen);
+        if (rc != 0 || out != in || outlen != n || arena_used(a) != before)
+            t_fail(t, __FILE__, __LINE__, "t:%s \"%.40s\" (%zu): rc %d, out %s, used %zu -> %zu",
+                   xform_name(id), in, n, rc, out == in ? "= in" : "!= in", before,
+                   arena_used(a));
+    }
+    arena_free(a);
+}
+
+/* Output that is a prefix of the input (only dropped bytes after the
+ * first change) is a slice of the input, allocated nowhere. */
+TEST(xform_truncated_output_is_a_slice_of_the_input)
+{
+    static const struct {
+        enum xform_id id;
+        const char *in;
+        size_t keep;
+    } cases[] = {
+        {XF_REMOVEWHITESPACE, "value \t\r\n", 5},   {XF_COMPRESSWHITESPACE, "value  \t ", 6},
+        {XF_REMOVENULLS, "value\0\0", 5},           {XF_CMDLINE, "value'\"^", 5},
+        {XF_CMDLINE, "value ,;\t'", 6},             {XF_REMOVECOMMENTS, "value -- x", 6},
+        {XF_REMOVECOMMENTS, "value#x", 5},          {XF_TRIMRIGHT, "value  ", 5},
+    };
+    struct arena *a = arena_new(1 << 16);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *in = cases[i].in, *out = NULL;
+        size_t n = strlen(in) + (cases[i].id == XF_REMOVENULLS ? 2 : 0), outlen = 0;
+        int rc = xform_apply(cases[i].id, NULL, a, in, n, &out, &outlen);
+        if (rc != 1 || out != in || outlen != cases[i].keep || arena_used(a) != 0)
+            t_fail(t, __FILE__, __LINE__, "t:%s \"%s\": rc %d, len %zu, used %zu",
+                   xform_name(cases[i].id), in, rc, outlen, arena_used(a));
+    }
+    arena_free(a);
+}
+
+/* References: the transformations as plain loops over the bytes, written
+ * from their documented (ModSecurity 3.0.9) behaviour, quirks included. */
+struct rbuf {
+    unsigned char b[4096];
+    size_t n;
+};
+
+static void rput(struct rbuf *r, unsigned char c)
+{
+    if (r->n < sizeof(r->b))
+        r->b[r->n++] = c;
+}
+
+static bool r_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static bool r_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned r_hexval(unsigned char c)
+{
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+static void ref_case(bool upper, const unsigned char *s, size_t n, struct rbuf *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (upper && c >= 'a' && c <= 'z')
+            c = (unsigned char)(c - 32);
+        else if (!upper && c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + 32);
+        rput(r, c);
+    }
+}
+
+static void ref_nulls(bool replace, const unsigned char *s, size_t n, struct rbuf *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i])
+            rput(r, s[i]);
+        else if (replace)
+            rput(r, ' ');
+    }
+}
+
+static void ref_remove_ws(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!r_space(s[i]) && s[i] != 0xa0 && s[i] != 0xc2)
+            rput(r, s[i]);
+}
+
+static void ref_compress_ws(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    bool prev = false;
+    for (size_t i = 0; i < n; i++) {
+        bool sp = r_space(s[i]);
+        if (!sp)
+            rput(r, s[i]);
+        else if (!prev)
+            rput(r, ' ');
+        prev = sp;
+    }
+}
+
+static void ref_cmdline(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    bool space = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\'' || c == '\\' || c == '^')
+            continue;
+        if (c == ' ' || c == ',' || c == ';' || c == '\t' || c == '\r' || c == '\n') {
+            if (!space)
+                rput(r, ' ');
+            space = true;
+            continue;
+        }
+        if ((c == '/' || c == '(') && space)
+            r->n--; /* the space just emitted */
+        rput(r, (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c);
+        space = false;
+    }
+}
+
+static bool r_at(const unsigned char *s, size_t n, size_t i, const char *pat)
+{
+    size_t k = strlen(pat);
+    return i + k <= n && memcmp(s + i, pat, k) == 0;
+}
+
+static void ref_replace_comments(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    bool in = false;
+    for (size_t i = 0; i < n;) {
+        if (!in && r_at(s, n, i, "/*")) {
+            in = true;
+            i += 2;
+        } else if (in && r_at(s, n, i, "*/")) {
+            in = false;
+            rput(r, ' ');
+            i += 2;
+        } else {
+            if (!in)
+                rput(r, s[i]);
+            i++;
+        }
+    }
+    if (in)
+        rput(r, ' ');
+}
+
+static void ref_remove_comments(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    bool in = false;
+    for (size_t i = 0; i < n;) {
+        if (!in) {
+            if (r_at(s, n, i, "/*") || r_at(s, n, i, "<!--")) {
+                in = true;
+                i += s[i] == '/' ? 2 : 4;
+            } else if (r_at(s, n, i, "--") || s[i] == '#') {
+                return; /* a line comment drops the rest (and the final space) */
+            } else {
+                rput(r, s[i++]);
+            }
+        } else if (r_at(s, n, i, "*/") || r_at(s, n, i, "-->")) {
+            i += s[i] == '*' ? 2 : 3;
+            in = false;
+            /* the byte after the terminator is copied unseen (NUL at the end) */
+            rput(r, i < n ? s[i] : 0);
+            i++;
+        } else {
+            i++;
+        }
+    }
+    if (in)
+        rput(r, ' ');
+}
+
+static void ref_remove_comments_char(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    static const char *const pats[] = {"/*", "*/", "<!--", "-->", "--", "#"};
+    for (size_t i = 0; i < n;) {
+        size_t skip = 0;
+        for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]) && !skip; k++)
+            if (r_at(s, n, i, pats[k]))
+                skip = strlen(pats[k]);
+        if (skip) {
+            i += skip;
+        } else {
+            rput(r, s[i++]);
+        }
+    }
+}
+
+/* Without a unicode map: %uXXXX is its low byte, full-width ASCII folded. */
+static void ref_url_decode(bool uni, const unsigned char *s, size_t n, struct rbuf *r)
+{
+    for (size_t i = 0; i < n;) {
+        if (s[i] == '+') {
+            rput(r, ' ');
+            i++;
+        } else if (s[i] != '%') {
+            rput(r, s[i++]);
+        } else if (uni && i + 1 < n && (s[i + 1] | 0x20) == 'u') {
+            if (i + 5 < n && r_hex(s[i + 2]) && r_hex(s[i + 3]) && r_hex(s[i + 4]) &&
+                r_hex(s[i + 5])) {
+                unsigned hi = r_hexval(s[i + 2]) << 4 | r_hexval(s[i + 3]);
+                unsigned lo = r_hexval(s[i + 4]) << 4 | r_hexval(s[i + 5]);
+                rput(r, (unsigned char)(hi == 0xff && lo > 0 && lo < 0x5f ? lo + 0x20 : lo));
+                i += 6;
+            } else {
+                rput(r, s[i]);
+                rput(r, s[i + 1]);
+                i += 2;
+            }
+        } else if (i + 2 < n && r_hex(s[i + 1]) && r_hex(s[i + 2])) {
+            rput(r, (unsigned char)(r_hexval(s[i + 1]) << 4 | r_hexval(s[i + 2])));
+            i += 3;
+        } else {
+            rput(r, s[i++]);
+        }
+    }
+}
+
+static void ref_parity_zero(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    for (size_t i = 0; i < n; i++)
+        rput(r, s[i] & 0x7f);
+}
+
+static void r_cp(struct rbuf *r, unsigned d)
+{
+    char tmp[16];
+    int k = snprintf(tmp, sizeof(tmp), "%%u%04x", d);
+    for (int j = 0; j < k; j++)
+        rput(r, (unsigned char)tmp[j]);
+}
+
+static void ref_utf8(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                               : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (len == 1) {
+            if (c)
+                rput(r, c);
+            i++;
+            continue;
+        }
+        if (len == 0) { /* stray continuation byte or 0xf8.. */
+            rput(r, c);
+            i++;
+            continue;
+        }
+        if (c >= 0xf5)
+            rput(r, c);
+        bool ok = i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (s[i + k] & 0xc0) == 0x80;
+        if (!ok) { /* the lead byte is dropped */
+            i++;
+            continue;
+        }
+        unsigned d = c & (0x7f >> len);
+        for (size_t k = 1; k < len; k++)
+            d = d << 6 | (s[i + k] & 0x3f);
+        r_cp(r, d);
+        static const unsigned minv[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (d >= 0xd800 && d <= 0xdfff)
+            rput(r, c);
+        if (d < minv[len])
+            rput(r, c);
+        i += len;
+    }
+}
+
+static int r_b64(unsigned char c)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(al, c) : NULL;
+    return p ? (int)(p - al) : c == '=' ? 64 : -1;
+}
+
+/* Returns false for "invalid: empty result". */
+static bool ref_base64(const unsigned char *s, size_t n, struct rbuf *r)
+{
+    const unsigned char *z = memchr(s, 0, n);
+    size_t len = z ? (size_t)(z - s) : n, cnt = 0, pads = 0;
+    for (size_t i = 0; i < len; i++) {
+        size_t sp = 0;
+        for (; i < len && s[i] == ' '; i++)
+            sp++;
+        if (i == len)
+            break;
+        if (s[i] == '\n' || (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n'))
+            continue; /* spaces before a line end are fine */
+        int v = r_b64(s[i]);
+        if (sp || v < 0 || (v == 64 && ++pads > 2) || (v < 64 && pads))
+            return false;
+        cnt++;
+    }
+    if (cnt == 0)
+        return false;
+    unsigned acc = 0, q = 0, keep = 3;
+    for (size_t i = 0; i < len; i++) {
+        int v = r_b64(s[i]);
+        if (v < 0)
+            continue;
+        if (v == 64) {
+            keep--;
+            v = 0;
+        }
+        acc = acc << 6 | (unsigned)v;
+        if (++q == 4) {
+            for (unsigned k = 0; k < keep; k++)
+                rput(r, (unsigned char)(acc >> (16 - 8 * k)));
+            q = 0;
+        }
+    }
+    return true;
+}
+
+/* normalizePath's own algorithm (ModSecurity's, cursor for cursor),
+ * without the shortcut that skips it for values it would not change. */
+static void ref_normalize_path(bool win, const unsigned char *in, size_t n, struct rbuf *r)
+{
+    unsigned char buf[512];
+    if (n == 0 || n >= sizeof(buf)) {
+        memcpy(r->b, in, n);
+        r->n = n;
+        return;
+    }
+    memcpy(buf, in, n);
+    unsigned char *src = buf, *dst = buf, *end = buf + n - 1;
+    bool hitroot = false, done = false;
+    bool relative = !(buf[0] == '/' || (win && buf[0] == '\\'));
+    bool trailing = (*end == '/' || (win && *end == '\\'));
+    while (!done && src <= end && dst <= end) {
+        if (win) {
+            if (*src == '\\')
+                *src = '/';
+            if (src < end && src[1] == '\\')
+                src[1] = '/';
+        }
+        if (src == end)
+            done = true;
+        else if (src[1] != '/')
+            goto copy;
+        if (src != end && *src == '/') {
+            goto copy;
+        } else if (*src == '.') {
+            if (dst > buf && dst[-1] == '.') {
+                if (relative && (hitroot || dst - 2 <= buf)) {
+                    hitroot = true;
+                    goto copy;
+                }
+                dst = dst - 3 < buf ? buf : dst - 3;
+                while (dst > buf && *dst != '/')
+                    dst--;
+                if (dst <= buf) {
+                    hitroot = true;
+                    dst = buf;
+                    if (!relative && src == end)
+                        dst++;
+                }
+                if (done)
+                    continue;
+                src++;
+            } else if (dst == buf) {
+                if (done)
+                    continue;
+                src++;
+            } else if (dst[-1] == '/') {
+                if (done)
+                    continue;
+                dst--;
+                src++;
+            }
+        } else if (dst > buf) {
+            hitroot = false;
+        }
+    copy:
+        if (*src == '/') {
+            while (src < end && (src[1] == '/' || (win && src[1] == '\\')))
+                src++;
+            if (relative && dst == buf) {
+                src++;
+                continue;
+            }
+        }
+        *dst++ = *src++;
+    }
+    if (!trailing && dst > buf && dst[-1] == '/')
+        dst--;
+    r->n = (size_t)(dst - buf);
+    memcpy(r->b, buf, r->n);
+}
+
+static const enum xform_id ref_ids[] = {
+    XF_LOWERCASE,          XF_UPPERCASE,       XF_REMOVENULLS,        XF_REPLACENULLS,
+    XF_REMOVEWHITESPACE,   XF_COMPRESSWHITESPACE, XF_CMDLINE,         XF_REPLACECOMMENTS,
+    XF_REMOVECOMMENTS,     XF_REMOVECOMMENTSCHAR, XF_URLDECODE,       XF_URLDECODEUNI,
+    XF_PARITYZERO7BIT,     XF_UTF8TOUNICODE,   XF_BASE64DECODE,       XF_NORMALIZEPATH,
+    XF_NORMALIZEPATHWIN,
+};
+
+static void ref_apply(enum xform_id id, const unsigned char *s, size_t n, struct rbuf *r)
+{
+    r->n = 0;
+    switch (id) {
+    case XF_LOWERCASE: ref_case(false, s, n, r); break;
+    case XF_UPPERCASE: ref_case(true, s, n, r); break;
+    case XF_REMOVENULLS: ref_nulls(false, s, n, r); break;
+    case XF_REPLACENULLS: ref_nulls(true, s, n, r); break;
+    case XF_REMOVEWHITESPACE: ref_remove_ws(s, n, r); break;
+    case XF_COMPRESSWHITESPACE: ref_compress_ws(s, n, r); break;
+    case XF_CMDLINE: ref_cmdline(s, n, r); break;
+    case XF_REPLACECOMMENTS: ref_replace_comments(s, n, r); break;
+    case XF_REMOVECOMMENTS: ref_remove_comments(s, n, r); break;
+    case XF_REMOVECOMMENTSCHAR: ref_remove_comments_char(s, n, r); break;
+    case XF_URLDECODE: ref_url_decode(false, s, n, r); break;
+    case XF_URLDECODEUNI: ref_url_decode(true, s, n, r); break;
+    case XF_PARITYZERO7BIT: ref_parity_zero(s, n, r); break;
+    case XF_UTF8TOUNICODE: ref_utf8(s, n, r); break;
+    case XF_BASE64DECODE:
+        if (!ref_base64(s, n, r))
+            r->n = 0;
+        break;
+    case XF_NORMALIZEPATH: ref_normalize_path(false, s, n, r); break;
+    case XF_NORMALIZEPATHWIN: ref_normalize_path(true, s, n, r); break;
+    default: break;
+    }
+}
+
+/* One comparison: same bytes as the reference, rc 0 exactly when they
+ * equal the input, and then the input pointer itself. Reports the first
+ * few failures per transformation only. */
+static void ref_check(struct t_ctx *t, struct arena *a, enum xform_id id, const unsigned char *in,
+                      size_t n, int *fails)
+{
+    struct rbuf r;
+    const char *out = NULL;
+    size_t outlen = 0;
+    ref_apply(id, in, n, &r);
+    /* An exact-size heap copy, so that ASan sees any read past the end
+     * (the word-at-a-time loops must stop short of it). */
+    char *exact = malloc(n ? n : 1);
+    if (!exact)
+        return;
+    memcpy(exact, in, n);
+    int rc = xform_apply(id, NULL, a, exact, n, &out, &outlen);
+    bool same = r.n == n && memcmp(r.b, in, n) == 0;
+    bool ok = rc >= 0 && outlen == r.n && memcmp(out, r.b, r.n) == 0 && (rc == 0) == same &&
+              (rc != 0 || out == exact);
+    free(exact);
+    if (!ok && (*fails)++ < 3) {
+        char hex[3 * 80 + 1] = "";
+        for (size_t k = 0; k < n && k < 80; k++)
+            snprintf(hex + 3 * k, 4, "%02x ", in[k]);
+        t_fail(t, __FILE__, __LINE__, "t:%s on [%s] (%zu): rc %d, got %zu bytes, want %zu",
+               xform_name(id), hex, n, rc, outlen, r.n);
+    }
+}
+
+/* Bytes that matter to some transformation, the neighbours of the byte
+ * ranges the word-at-a-time masks test for, high bytes and NUL. */
+static const unsigned char marker_bytes[] = "aZz0 \t\n\r\v\f\"'\\^,;/(*<!->#.%+uU&x=Ff4A"
+                                            "@[`{9:\x08\x0e\x1f\x7f"
+                                            "\0\x80\xa0\xc2\xc3\xa9\xe2\x82\xf0\x9f\xf5\xff";
+
+/* Random values over the marker alphabet, every length up to 72 (the
+ * word-at-a-time loops switch to their byte tails at 8-byte boundaries)
+ * and some longer. */
+TEST(xform_fast_paths_match_reference_on_random_bytes)
+{
+    struct arena *a = arena_new(1 << 22);
+    unsigned seed = 20240601;
+    unsigned char in[300];
+    int fails[sizeof(ref_ids) / sizeof(ref_ids[0])] = {0};
+    for (int it = 0; it < 12000; it++) {
+        size_t n = it % 6000 < 5000 ? (size_t)(it % 73) : 73 + (size_t)(it % 227);
+        /* First half: mostly letters, with markers from the whole set
+         * standing apart. Second half: three markers per value, dense, so
+         * the same marker comes back within a block (form bodies: a '+'
+         * every few bytes). */
+        unsigned char pick[3];
+        for (size_t k = 0; k < 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            pick[k] = marker_bytes[((seed >> 16) & 0x7fff) % (sizeof(marker_bytes) - 1)];
+        }
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned v = (seed >> 16) & 0x7fff;
+            if (it < 6000)
+                in[i] = v % 3 ? (unsigned char)('a' + v % 26)
+                              : marker_bytes[v % (sizeof(marker_bytes) - 1)];
+            else
+                in[i] = v % 5 < 3 ? (unsigned char)('a' + v % 26) : pick[v % 3];
+        }
+        for (size_t k = 0; k < sizeof(ref_ids) / sizeof(ref_ids[0]); k++)
+            ref_check(t, a, ref_ids[k], in, n, &fails[k]);
+        arena_reset(a);
+    }
+    arena_free(a);
+}
+
+/* Plain values with one marker, or one two-byte token, at every position
+ * around the block boundaries and at the very end. */
+TEST(xform_fast_paths_match_reference_at_block_edges)
+{
+    static const char *const tokens[] = {"  ", "/*", "*/", "--", "./", "//", "%4", "%u", "\r\n",
+                                         " /", " (", "\\\\", "\xc3\xa9", "..", "==", "\t "};
+    struct arena *a = arena_new(1 << 22);
+    unsigned char in[80];
+    int fails[sizeof(ref_ids) / sizeof(ref_ids[0])] = {0};
+    for (size_t n = 0; n <= 72; n++) {
+        for (size_t p = 0; p < n; p++) {
+            if (!(p < 3 || p + 3 > n || p % 8 == 7 || p % 8 == 0 || p % 8 == 1))
+                continue;
+            for (size_t m = 0; m < sizeof(marker_bytes) - 1 + sizeof(tokens) / sizeof(tokens[0]);
+                 m++) {
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (unsigned char)("quickbrownfoxjumps"[i % 18]);
+                if (m < sizeof(marker_bytes) - 1) {
+                    in[p] = marker_bytes[m];
+                } else {
+                    const char *tk = tokens[m - (sizeof(marker_bytes) - 1)];
+                    in[p] = (unsigned char)tk[0];
+                    if (p + 1 < n)
+                        in[p + 1] = (unsigned char)tk[1];
+                }
+                for (size_t k = 0; k < sizeof(ref_ids) / sizeof(ref_ids[0]); k++)
+                    ref_check(t, a, ref_ids[k], in, n, &fails[k]);
+            }
+            arena_reset(a);
+        }
+    }
+    arena_free(a);
+}
+
+/* The decoders skip from marker to marker ('&', '\\', '%' and '+', NUL
+ * and high bytes). A plain prefix must therefore pass through untouched
+ * whatever follows: f(P + X) == P + f(X). */
+TEST(xform_decoders_pass_plain_runs_through)
+{
+    static const enum xform_id ids[] = {XF_HTMLENTITYDECODE, XF_JSDECODE, XF_CSSDECODE,
+                                        XF_ESCAPESEQDECODE, XF_URLDECODEUNI, XF_UTF8TOUNICODE};
+    static const char plain[] = "plain text, 0-9 (ok) / lorem ipsum dolor sit amet ";
+    static const char alpha[] = "&#x;lt\\u00fF41 %+\n\0\303\251zq9";
+    struct arena *a = arena_new(1 << 22);
+    unsigned seed = 7;
+    char x[64], px[64 + sizeof(plain)];
+    for (int it = 0; it < 4000; it++) {
+        size_t xn = (size_t)(it % 40), pn = (size_t)(it % (sizeof(plain) - 1));
+        for (size_t i = 0; i < xn; i++) {
+            seed = seed * 1103515245u + 12345u;
+            x[i] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+        }
+        memcpy(px, plain, pn);
+        memcpy(px + pn, x, xn);
+        for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+            const char *o1, *o2;
+            size_t l1, l2;
+            int r1 = xform_apply(ids[k], NULL, a, x, xn, &o1, &l1);
+            int r2 = xform_apply(ids[k], NULL, a, px, pn + xn, &o2, &l2);
+            if (r1 < 0 || r2 < 0 || l2 != pn + l1 || memcmp(o2, plain, pn) != 0 ||
+                memcmp(o2 + pn, o1, l1) != 0 || r1 != r2)
+                t_fail(t, __FILE__, __LINE__, "t:%s prefix %zu + \"%.*s\": %zu vs %zu",
+                       xform_name(ids[k]), pn, (int)xn, x, l2, l1);
+        }
+        arena_reset(a);
+    }
     arena_free(a);
 }
