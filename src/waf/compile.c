@@ -107,6 +107,9 @@ int compile_parse_target(const char *s, size_t n, struct target *t, bool *exclud
             memcpy(ci, "(?i)", 4);
             memcpy(ci + 4, sel + 1, sl - 2);
             t->sel_rx = rx_compile(ci, sl + 2, 0, rerr, sizeof rerr);
+            /* TX:/^header_name_/ is tried on every TX name: most fail the
+             * literal test without running PCRE */
+            t->sel_pre = t->sel_rx ? rx_prefilter_build(ci, sl + 2) : NULL;
             free(ci);
             if (!t->sel_rx) {
                 snprintf(msg, msglen, "bad selector regex /%.*s/: %s", (int)(sl - 2), sel + 1,
@@ -138,6 +141,7 @@ void compile_target_free(struct target *t)
     free(t->sel);
     free(t->text);
     rx_free(t->sel_rx);
+    pm_free(t->sel_pre);
 }
 
 /* Splits "A|!B:x|C:/re|gex/" on '|' outside /regex/ selectors. */

@@ -1058,8 +1058,13 @@ static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
             l->a.unknown = true;
             break;
         }
-        for (size_t w = 0; w < words; w++)
-            l->a.bits[w] |= g->bits[w];
+        for (int ct = 0; ct <= RX_TIERS; ct++) {
+            if (!(g->tiers & (1u << ct)))
+                continue;
+            size_t off = (size_t)ct * p->scan_words;
+            for (size_t w = 0; w < p->scan_words; w++)
+                l->a.bits[off + w] |= g->bits[off + w];
+        }
         l->a.tiers |= g->tiers;
     }
     if (tx->coll_gen != gen)
@@ -1163,19 +1168,23 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             continue;
         }
         for (size_t k = 0; k < nit; k++) {
-            /* a copy: running the operator may push items and move tx->items */
-            struct item it = got ? got[k] : tx->items[start + k];
-            if ((r->nexcl || es.n) && item_excluded(tx, &es, r, &it))
+            /* a cached array is stable; tx->items is copied from, as running
+             * the operator may push items and move it */
+            struct item copy;
+            const struct item *itp = got ? &got[k] : &copy;
+            if (!got)
+                copy = tx->items[start + k];
+            if ((r->nexcl || es.n) && item_excluded(tx, &es, r, itp))
                 continue;
             const char *tv;
             size_t tvl;
             bool matched = false;
-            struct vcache *vc = it.vc ? vc_get(tx, it.vc, it.val, it.vlen) : NULL;
+            struct vcache *vc = itp->vc ? vc_get(tx, itp->vc, itp->val, itp->vlen) : NULL;
             if (r->a.multimatch) {
                 /* the value, then every transformation step that changed it;
                  * steps come from (and fill) the value's chain cache */
-                const char *cur = it.val;
-                size_t curlen = it.vlen;
+                const char *cur = itp->val;
+                size_t curlen = itp->vlen;
                 matched = op_on(tx, r, vc, vc ? vs_put(tx, vc, tx->p->nprefix) : NULL, cur, curlen);
                 tv = cur;
                 tvl = curlen;
@@ -1203,7 +1212,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                     }
                 }
             } else {
-                if (xform_chain(tx, r, it.val, it.vlen, vc, &tv, &tvl) < 0)
+                if (xform_chain(tx, r, itp->val, itp->vlen, vc, &tv, &tvl) < 0)
                     continue;
                 struct vslot *vs =
                     vc ? vs_put(tx, vc, r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1]
@@ -1214,7 +1223,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             if (!matched)
                 continue;
             any = true;
-            const char *label = var_label(tx, &it);
+            const char *label = var_label(tx, itp);
             ms->var = label;
             ms->value = tv;
             ms->vlen = tvl;

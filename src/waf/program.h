@@ -57,6 +57,7 @@ struct target {
     char *sel;        /* selector text (lower-cased for case-insensitive collections) */
     size_t sel_len;
     struct rx *sel_rx;
+    struct pm *sel_pre; /* SEL_REGEX: its required literals (rx_prefilter.h), or NULL */
     char *text;       /* as written, for logs: "ARGS:foo" */
     uint32_t sel_hash; /* SEL_NAME: tx_name_hash(sel), for map lookups */
     uint32_t cache_slot; /* > 0: identical targets share one resolution per

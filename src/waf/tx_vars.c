@@ -215,6 +215,9 @@ static bool sel_match(struct waf_tx *tx, const struct target *t, const char *nam
     case SEL_NAME:
         return t->sel_len == nlen && strncasecmp(t->sel, name, nlen) == 0;
     case SEL_REGEX: {
+        size_t po, pl;
+        if (t->sel_pre && !pm_match(t->sel_pre, name, nlen, &po, &pl))
+            return false; /* none of the regex's required literals */
         if (!tx->selmemo)
             tx->selmemo = arena_calloc(tx->a, SELMEMO_SLOTS, sizeof(struct selmemo));
         uintptr_t h = ((uintptr_t)t->sel_rx >> 4) * 31 + ((uintptr_t)name >> 3);
