@@ -109,7 +109,14 @@ int compile_parse_target(const char *s, size_t n, struct target *t, bool *exclud
             t->sel_rx = rx_compile(ci, sl + 2, 0, rerr, sizeof rerr);
             /* TX:/^header_name_/ is tried on every TX name: most fail the
              * literal test without running PCRE */
-            t->sel_pre = t->sel_rx ? rx_prefilter_build(ci, sl + 2) : NULL;
+            struct rx_lits *one = t->sel_rx ? rx_prefilter_lits(ci, sl + 2) : NULL;
+            if (one && !one->bos && one->n == 1) {
+                t->sel_lit = compile_strndup((const char *)one->v[0].s, one->v[0].n);
+                t->sel_lit_len = one->v[0].n;
+            } else if (t->sel_rx) {
+                t->sel_pre = rx_prefilter_build(ci, sl + 2);
+            }
+            free(one);
             free(ci);
             if (!t->sel_rx) {
                 snprintf(msg, msglen, "bad selector regex /%.*s/: %s", (int)(sl - 2), sel + 1,
@@ -142,6 +149,7 @@ void compile_target_free(struct target *t)
     free(t->text);
     rx_free(t->sel_rx);
     pm_free(t->sel_pre);
+    free(t->sel_lit);
 }
 
 /* Splits "A|!B:x|C:/re|gex/" on '|' outside /regex/ selectors. */

@@ -265,41 +265,66 @@ static struct str expand(struct waf_tx *tx, const struct macro *m)
                    ? v
                    : STR_LIT("");
     }
-    struct buf b;
-    buf_init(&b, 1u << 20);
+    /* gather the pieces, then one arena copy (no heap buffer per setvar) */
+    enum { MAXP = 32, MAXLEN = 1u << 20 };
+    struct str piece[MAXP];
+    char nums[MAXP][24];
+    size_t np = 0, total = 0;
     for (size_t i = 0; i < m->nparts; i++) {
         const struct macro_part *p = &m->parts[i];
-        if (!p->is_var) {
-            buf_append(&b, p->text, p->len);
-            continue;
+        struct str v = STR_LIT("");
+        if (np == MAXP) {
+            /* a very long template: fold what we have into one piece */
+            char *acc = arena_alloc(tx->a, total + 1);
+            if (!acc)
+                return STR_LIT("");
+            size_t at = 0;
+            for (size_t k = 0; k < np; k++) {
+                memcpy(acc + at, piece[k].p, piece[k].n);
+                at += piece[k].n;
+            }
+            piece[0] = str_make(acc, at);
+            np = 1;
         }
-        struct str v;
-        if (p->var == V_RULE && tx->cur_rule) {
+        if (!p->is_var) {
+            v = str_make(p->text, p->len);
+        } else if (p->var == V_RULE) {
             const struct rule *r = tx->cur_rule;
+            if (!r)
+                continue;
             if (!strcasecmp(p->text, "id")) {
-                buf_printf(&b, "%d", r->a.id);
+                v = str_make(nums[np], (size_t)fmt_ll(nums[np], r->a.id));
             } else if (!strcasecmp(p->text, "msg")) {
                 tx->cur_rule = NULL; /* msg of a msg must not recurse */
-                struct str mv = r->a.msg ? expand(tx, r->a.msg) : STR_LIT("");
+                v = r->a.msg ? expand(tx, r->a.msg) : STR_LIT("");
                 tx->cur_rule = r;
-                buf_append(&b, mv.p, mv.n);
             } else if (!strcasecmp(p->text, "severity") && r->a.severity >= 0) {
-                buf_printf(&b, "%d", r->a.severity);
+                v = str_make(nums[np], (size_t)fmt_ll(nums[np], r->a.severity));
             } else if (!strcasecmp(p->text, "logdata")) {
                 tx->cur_rule = NULL;
-                struct str lv = r->a.logdata ? expand(tx, r->a.logdata) : STR_LIT("");
+                v = r->a.logdata ? expand(tx, r->a.logdata) : STR_LIT("");
                 tx->cur_rule = r;
-                buf_append(&b, lv.p, lv.n);
+            } else {
+                continue;
             }
+        } else if (!tx_lookup_first(tx, p->var, p->text, p->len, &v)) {
             continue;
         }
-        if (tx_lookup_first(tx, p->var, p->text, p->len, &v))
-            buf_append(&b, v.p, v.n);
+        if (v.n > MAXLEN - total)
+            v.n = MAXLEN - total; /* a bounded result, like the old 1 MiB buffer */
+        piece[np++] = v;
+        total += v.n;
     }
-    char *s = arena_memdup(tx->a, b.p ? b.p : "", b.len);
-    size_t n = b.len;
-    buf_free(&b);
-    return s ? str_make(s, n) : STR_LIT("");
+    char *s = arena_alloc(tx->a, total + 1);
+    if (!s)
+        return STR_LIT("");
+    size_t at = 0;
+    for (size_t i = 0; i < np; i++) {
+        memcpy(s + at, piece[i].p, piece[i].n);
+        at += piece[i].n;
+    }
+    s[at] = '\0';
+    return str_make(s, at);
 }
 
 /* ---- operators ------------------------------------------------------------ */

@@ -207,6 +207,25 @@ struct selmemo {
     bool hit;
 };
 
+/* lit is lower case; ASCII letters in h compare without case */
+static bool memmem_ci(const char *h, size_t hn, const char *lit, size_t ln)
+{
+    if (ln == 0)
+        return true;
+    for (size_t i = 0; i + ln <= hn; i++) {
+        size_t k = 0;
+        while (k < ln) {
+            unsigned char c = (unsigned char)h[i + k];
+            if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)lit[k])
+                break;
+            k++;
+        }
+        if (k == ln)
+            return true;
+    }
+    return false;
+}
+
 static bool sel_match(struct waf_tx *tx, const struct target *t, const char *name, size_t nlen)
 {
     switch (t->sel_kind) {
@@ -216,6 +235,8 @@ static bool sel_match(struct waf_tx *tx, const struct target *t, const char *nam
         return t->sel_len == nlen && strncasecmp(t->sel, name, nlen) == 0;
     case SEL_REGEX: {
         size_t po, pl;
+        if (t->sel_lit && !memmem_ci(name, nlen, t->sel_lit, t->sel_lit_len))
+            return false; /* not the literal the regex requires */
         if (t->sel_pre && !pm_match(t->sel_pre, name, nlen, &po, &pl))
             return false; /* none of the regex's required literals */
         if (!tx->selmemo)

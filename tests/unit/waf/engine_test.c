@@ -294,3 +294,45 @@ TEST(engine_allow_skips_to_logging)
     CHECK(r.blocked);
     CHECK_STR(r.ids, " 105");
 }
+
+/* The shortcuts of the rule loop must not change what matches: the shared
+ * literal scanner (tiers, "or at the start"), the per-target and per-list
+ * summaries, key regexes with a literal test, long setvar templates. */
+TEST(engine_shortcuts_keep_semantics)
+{
+    struct run r;
+    /* evasion-tolerant pattern: plain value hits through the tier literal,
+     * the quoted evasion through the full regex */
+    const char *rx = "SecRuleEngine On\n"
+                     "SecRule ARGS \"@rx (?i)c[\\x5c'\\\"]*a[\\x5c'\\\"]*t\\b\" \"id:1,phase:1,deny,t:none\"\n";
+    CHECK(run_req(rx, GETQ("a=cat%20x"), NULL, &r) == 0 && r.blocked);
+    CHECK(run_req(rx, GETQ("a=c%27a%27t"), NULL, &r) == 0 && r.blocked);
+    CHECK(run_req(rx, GETQ("a=dog"), NULL, &r) == 0 && !r.blocked);
+    CHECK(run_req(rx, GETQ("a=dog%27s"), NULL, &r) == 0 && !r.blocked);
+    /* "or at the start": a separator anywhere, or the command at position 0 */
+    const char *bos = "SecRuleEngine On\n"
+                      "SecRule ARGS \"@rx (?:^|[;|])\\s*id\\b\" \"id:2,phase:1,deny,t:none\"\n";
+    CHECK(run_req(bos, GETQ("a=id"), NULL, &r) == 0 && r.blocked);
+    CHECK(run_req(bos, GETQ("a=x;id"), NULL, &r) == 0 && r.blocked);
+    CHECK(run_req(bos, GETQ("a=x%20id"), NULL, &r) == 0 && !r.blocked);
+    /* a target list skipped as a whole still honours exclusions and
+     * still matches the one value that has the literal */
+    const char *list = "SecRuleEngine On\n"
+                       "SecRule ARGS|ARGS_NAMES|REQUEST_COOKIES|!ARGS:skip \"@rx evil\" \"id:3,phase:1,deny,t:none,t:lowercase\"\n";
+    CHECK(run_req(list, GETQ("a=1&b=2"), NULL, &r) == 0 && !r.blocked);
+    CHECK(run_req(list, GETQ("a=1&b=EVIL"), NULL, &r) == 0 && r.blocked);
+    CHECK(run_req(list, GETQ("skip=evil"), NULL, &r) == 0 && !r.blocked);
+    CHECK(run_req(list, GETQ("evil=1"), NULL, &r) == 0 && r.blocked);
+    /* key regex with a required literal: only names carrying it are read */
+    const char *key = "SecRule ARGS \"@rx .\" \"id:4,phase:1,pass,nolog,setvar:tx.pfx_%{MATCHED_VAR_NAME}=1\"\n"
+                      "SecRule TX:/^pfx_args:/ \"@eq 1\" \"id:5,phase:1,pass,log,setvar:tx.n=+1\"\n";
+    CHECK(run_req(key, GETQ("a=1&b=2&c=3"), "n", &r) == 0 && r.txval == 3);
+    /* a template with more pieces than the gather array folds them */
+    char big[4096] = "SecRule ARGS:a \"@rx .\" \"id:6,phase:1,pass,nolog,setvar:'tx.long=";
+    for (int i = 0; i < 40; i++)
+        strcat(big, "%{tx.one}-");
+    strcat(big, "'\"\nSecRule TX:long \"@rx ^(?:1-){40}$\" \"id:7,phase:1,pass,log,setvar:tx.ok=1\"\n");
+    char rules[8192];
+    snprintf(rules, sizeof rules, "SecAction \"id:8,phase:1,pass,nolog,setvar:tx.one=1\"\n%s", big);
+    CHECK(run_req(rules, GETQ("a=1"), "ok", &r) == 0 && r.txval == 1);
+}
