@@ -87,6 +87,7 @@ struct vscan {
     const char *p;
     size_t len;
     uint32_t done; /* scanners already run over it */
+    uint8_t solo;  /* rules that tested it with their own small prefilter */
     int mintier;   /* smallest byte tier in the content, -1 until computed */
     uint64_t bits[];
 };
@@ -863,7 +864,7 @@ static struct vscan *vscan_for(struct waf_tx *tx, struct vcache *vc, const char 
 }
 
 /* The scan record of content tv of value vc, its scanner si run (all of
- * them when si < 0) and its byte tier known. vs, when given, is the chain
+ * them when si == -1, none when si < -1) and its byte tier known. vs, when given, is the chain
  * slot tv came from (it remembers the record). NULL on OOM. */
 static struct vscan *scan_content(struct waf_tx *tx, struct vcache *vc, struct vslot *vs,
                                   const char *tv, size_t tvl, int si, bool need_tier)
@@ -898,6 +899,8 @@ static struct vscan *scan_content(struct waf_tx *tx, struct vcache *vc, struct v
         unsigned bits = a0 | a1 | a2 | a3;
         sc->mintier = bits ? __builtin_ctz(bits) + 1 : 0xff;
     }
+    if (si < -1)
+        return sc;
     for (size_t k = si < 0 ? 0 : (size_t)si; k < (si < 0 ? p->nscan : (size_t)si + 1); k++)
         if (!(sc->done & (1u << k))) {
             mlit_scan(p->scan[k], tv, tvl, sc->bits + p->scan_off[k]);
@@ -935,23 +938,38 @@ static bool owner_bit(const struct waf_program *p, const struct rule *r, int k,
  * or the value no cache. tv is a
  * transformation of vc's value; vs, when given, is the chain slot it came
  * from. The strongest assumption the value allows is used (rx_prefilter.h). */
+#define SOLO_MIN_LEN 512
+#define SOLO_MAX_LITS 8
+#define SOLO_MAX 3
+
 static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, struct vslot *vs,
                    const char *tv, size_t tvl)
 {
     int k = vc ? rule_tier(r, RX_TIERS) : -1;
     if (k < 0)
         return -1;
-    struct vscan *sc = scan_content(tx, vc, vs, tv, tvl, r->scan[k], k > 0);
+    /* the bytes first: a value whose bytes rule out every tier the rule
+     * has is not worth scanning */
+    struct vscan *sc = scan_content(tx, vc, vs, tv, tvl, k > 0 ? -2 : r->scan[k], k > 0);
     if (!sc)
         return -1;
     if (k > 0) {
         k = rule_tier(r, content_tier(sc));
         if (k < 0)
             return -1;
-        sc = scan_content(tx, vc, vs, tv, tvl, r->scan[k], false);
-        if (!sc)
-            return -1;
     }
+    /* a long content that few rules read (REQUEST_BODY, say): a rule with
+     * a handful of plain literals tests them itself, which is cheaper than
+     * the whole set's scan; after SOLO_MAX such tests the shared scan is */
+    if (k == 0 && tvl >= SOLO_MIN_LEN && r->rx_pre && pm_count(r->rx_pre) <= SOLO_MAX_LITS &&
+        !(sc->done & (1u << r->scan[0])) && sc->solo < SOLO_MAX) {
+        sc->solo++;
+        size_t po, pl;
+        return pm_match(r->rx_pre, tv, tvl, &po, &pl) ? 1 : 0;
+    }
+    sc = scan_content(tx, vc, vs, tv, tvl, r->scan[k], false);
+    if (!sc)
+        return -1;
     if (owner_bit(tx->p, r, k, sc->bits))
         return 1;
     return r->scan_bos[k] ? 2 : 0;
