@@ -113,6 +113,12 @@ int compile_parse_target(const char *s, size_t n, struct target *t, bool *exclud
             if (one && !one->bos && one->n == 1) {
                 t->sel_lit = compile_strndup((const char *)one->v[0].s, one->v[0].n);
                 t->sel_lit_len = one->v[0].n;
+                /* /^header_name_920450_/: plain word characters after ^ */
+                bool plain = sl - 2 == (size_t)one->v[0].n + 1 && sel[1] == '^';
+                for (size_t k = 2; plain && k < sl - 1; k++)
+                    plain = isalnum((unsigned char)sel[k]) || sel[k] == '_' || sel[k] == '-';
+                t->sel_prefix = plain && t->sel_lit &&
+                                strncasecmp(sel + 2, t->sel_lit, t->sel_lit_len) == 0;
             } else if (t->sel_rx) {
                 t->sel_pre = rx_prefilter_build(ci, sl + 2);
             }
@@ -1325,7 +1331,7 @@ static int assign_list_slots(struct waf_program *p)
         }
         if (!ok || !(keys[i] = malloc(len)))
             continue;
-        size_t at = (size_t)snprintf(keys[i], len, "%zu#",
+        size_t at = (size_t)snprintf(keys[i], len, r->a.multimatch ? "m%zu#" : "%zu#",
                                      r->eff_nxforms ? (size_t)r->eff_pfx[r->eff_nxforms - 1]
                                                     : p->nprefix);
         for (size_t k = 0; k < r->ntargets && at < len; k++)

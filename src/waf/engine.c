@@ -159,11 +159,11 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
  * chains share prefixes (t:utf8toUnicode,t:urlDecodeUni starts many), so
  * each (value, prefix) is computed once per transaction. Without a slot
  * (XML nodes, RULE), the thread-local table below serves instead. */
-static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, size_t inlen,
-                       struct vcache *vc, const char **out, size_t *outlen)
+/* The first nx steps of r's chain (all of them: xform_chain). */
+static int xform_chain_n(struct waf_tx *tx, const struct rule *r, size_t nx, const char *in,
+                         size_t inlen, struct vcache *vc, const char **out, size_t *outlen)
 {
     const uint8_t *x = r->eff_xforms;
-    size_t nx = r->eff_nxforms;
     if (nx == 0) {
         *out = in;
         *outlen = inlen;
@@ -230,6 +230,12 @@ static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, 
     *out = cur;
     *outlen = curlen;
     return 0;
+}
+
+static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, size_t inlen,
+                       struct vcache *vc, const char **out, size_t *outlen)
+{
+    return xform_chain_n(tx, r, r->eff_nxforms, in, inlen, vc, out, outlen);
 }
 
 /* ---- macro expansion -------------------------------------------------- */
@@ -990,11 +996,12 @@ struct agg {
     uint64_t *bits; /* (RX_TIERS + 1) * scan_words */
 };
 
-static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, const struct target *t,
-                                 const struct item *items, size_t n)
+/* The summary of target t under the first nx steps of r's chain. */
+static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, size_t nx,
+                                 const struct target *t, const struct item *items, size_t n)
 {
     const struct waf_program *p = tx->p;
-    size_t pfx = r->eff_nxforms ? r->eff_pfx[r->eff_nxforms - 1] : p->nprefix;
+    size_t pfx = nx ? r->eff_pfx[nx - 1] : p->nprefix;
     uint32_t key = t->cache_slot << 16 | (uint32_t)pfx;
     if (t->cache_slot > 0xffff || pfx > 0xffff || !p->nscan)
         return NULL;
@@ -1033,7 +1040,7 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, const 
         struct vcache *vc = it->vc ? vc_get(tx, it->vc, it->val, it->vlen) : NULL;
         const char *tv;
         size_t tvl;
-        if (!vc || xform_chain(tx, r, it->val, it->vlen, vc, &tv, &tvl) < 0) {
+        if (!vc || xform_chain_n(tx, r, nx, it->val, it->vlen, vc, &tv, &tvl) < 0) {
             g->unknown = true;
             break;
         }
@@ -1096,19 +1103,22 @@ static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
         }
         if (!nit)
             continue;
-        const struct agg *g = agg_for(tx, r, t, got, nit);
-        if (!g || g->gen != gen || g->unknown) {
-            l->a.unknown = true;
-            break;
+        /* multiMatch tests the value after every step: all prefixes count */
+        for (size_t nx = r->a.multimatch ? 0 : r->eff_nxforms; nx <= r->eff_nxforms; nx++) {
+            const struct agg *g = agg_for(tx, r, nx, t, got, nit);
+            if (!g || g->gen != gen || g->unknown) {
+                l->a.unknown = true;
+                break;
+            }
+            for (int ct = 0; ct <= RX_TIERS; ct++) {
+                if (!(g->tiers & (1u << ct)))
+                    continue;
+                size_t off = (size_t)ct * p->scan_words;
+                for (size_t w = 0; w < p->scan_words; w++)
+                    l->a.bits[off + w] |= g->bits[off + w];
+            }
+            l->a.tiers |= g->tiers;
         }
-        for (int ct = 0; ct <= RX_TIERS; ct++) {
-            if (!(g->tiers & (1u << ct)))
-                continue;
-            size_t off = (size_t)ct * p->scan_words;
-            for (size_t w = 0; w < p->scan_words; w++)
-                l->a.bits[off + w] |= g->bits[off + w];
-        }
-        l->a.tiers |= g->tiers;
     }
     if (tx->coll_gen != gen)
         return NULL; /* a collection changed while summarising */
@@ -1155,7 +1165,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
         return true;
     }
     /* the literals occur in no value of any target: nothing can match */
-    if (r->list_slot && !r->negate && !r->a.multimatch && rule_tier(r, RX_TIERS) >= 0) {
+    if (r->list_slot && !r->negate && rule_tier(r, RX_TIERS) >= 0) {
         const struct agg *g = lagg_for(tx, r);
         if (g && !agg_may_match(tx, r, g))
             return false;
@@ -1173,10 +1183,14 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
             continue;
         }
         /* a rule whose literals occur in no value of the target skips it */
-        if (got && nit && !r->negate && !r->a.multimatch && rule_tier(r, RX_TIERS) >= 0 &&
-            !t->count) {
-            const struct agg *g = agg_for(tx, r, t, got, nit);
-            if (g && g->gen == tx->coll_gen && !agg_may_match(tx, r, g)) {
+        if (got && nit && !r->negate && rule_tier(r, RX_TIERS) >= 0 && !t->count) {
+            bool may = false;
+            for (size_t nx = r->a.multimatch ? 0 : r->eff_nxforms; nx <= r->eff_nxforms && !may;
+                 nx++) {
+                const struct agg *g = agg_for(tx, r, nx, t, got, nit);
+                may = !g || g->gen != tx->coll_gen || agg_may_match(tx, r, g);
+            }
+            if (!may) {
                 tx->nitems = start;
                 continue;
             }

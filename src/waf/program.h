@@ -60,6 +60,7 @@ struct target {
     struct pm *sel_pre; /* SEL_REGEX: its required literals (rx_prefilter.h), or NULL */
     char *sel_lit;      /* ... or the one literal it requires (lower case), or NULL */
     size_t sel_lit_len;
+    bool sel_prefix;    /* the regex is exactly ^sel_lit: a prefix test decides */
     char *text;       /* as written, for logs: "ARGS:foo" */
     uint32_t sel_hash; /* SEL_NAME: tx_name_hash(sel), for map lookups */
     uint32_t cache_slot; /* > 0: identical targets share one resolution per

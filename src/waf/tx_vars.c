@@ -235,6 +235,8 @@ static bool sel_match(struct waf_tx *tx, const struct target *t, const char *nam
         return t->sel_len == nlen && strncasecmp(t->sel, name, nlen) == 0;
     case SEL_REGEX: {
         size_t po, pl;
+        if (t->sel_prefix)
+            return nlen >= t->sel_lit_len && strncasecmp(name, t->sel_lit, t->sel_lit_len) == 0;
         if (t->sel_lit && !memmem_ci(name, nlen, t->sel_lit, t->sel_lit_len))
             return false; /* not the literal the regex requires */
         if (t->sel_pre && !pm_match(t->sel_pre, name, nlen, &po, &pl))

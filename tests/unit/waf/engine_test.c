@@ -327,6 +327,11 @@ TEST(engine_shortcuts_keep_semantics)
     const char *key = "SecRule ARGS \"@rx .\" \"id:4,phase:1,pass,nolog,setvar:tx.pfx_%{MATCHED_VAR_NAME}=1\"\n"
                       "SecRule TX:/^pfx_args:/ \"@eq 1\" \"id:5,phase:1,pass,log,setvar:tx.n=+1\"\n";
     CHECK(run_req(key, GETQ("a=1&b=2&c=3"), "n", &r) == 0 && r.txval == 3);
+    /* a key regex that is just ^word is a prefix test (case-insensitive) */
+    const char *key2 = "SecAction \"id:9,phase:1,pass,nolog,setvar:tx.ab_1=1,setvar:tx.AB_2=1,"
+                       "setvar:tx.xab_3=1,setvar:tx.ab=1\"\n"
+                       "SecRule TX:/^ab_/ \"@eq 1\" \"id:10,phase:1,pass,log,setvar:tx.n=+1\"\n";
+    CHECK(run_req(key2, GETQ("a=1"), "n", &r) == 0 && r.txval == 2);
     /* a template with more pieces than the gather array folds them */
     char big[4096] = "SecRule ARGS:a \"@rx .\" \"id:6,phase:1,pass,nolog,setvar:'tx.long=";
     for (int i = 0; i < 40; i++)
