@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "waf/matchers.h"
 
@@ -29,6 +30,7 @@ struct rx {
     uint32_t match_limit; /* 0: PCRE2's default */
     int groups;
     bool jit;
+    bool all; /* ".*", "^.*$": every subject matches whole (CRS 920450 runs it per header) */
 };
 
 struct rx_scratch {
@@ -146,6 +148,10 @@ static struct rx *rx_compile_flags(const char *pattern, size_t len, uint32_t mat
     /* JIT failure (unsupported platform, out of executable memory) only
      * costs speed; the interpreter gives the same answers. */
     r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
+    /* with DOTALL and DOLLAR_ENDONLY these match any subject, from 0 to the end */
+    static const char *const match_all[] = {".*", "^.*$", "^.*", ".*$"};
+    for (size_t i = 0; i < sizeof match_all / sizeof match_all[0] && !extra; i++)
+        r->all |= len == strlen(match_all[i]) && memcmp(pattern, match_all[i], len) == 0;
     return r;
 fail:
     rx_free(r);
@@ -176,6 +182,15 @@ int rx_match(const struct rx *r, const char *s, size_t n, long *caps, int ncap, 
         return -1;
     if (!s)
         s = "";
+    if (r->all) {
+        if (caps && ncap > 0) {
+            caps[0] = 0;
+            caps[1] = (long)n;
+            if (ncap_out)
+                *ncap_out = 1;
+        }
+        return 1;
+    }
     sc = rx_scratch_get();
     if (!sc)
         return -1;

@@ -74,6 +74,20 @@ static uint32_t hash_lower(const char *s, size_t n)
 
 uint32_t tx_name_hash(const char *s, size_t n) { return hash_lower(s, n); }
 
+/* ASCII case-insensitive equality of n bytes: names are short, and libc's
+ * strncasecmp (locale-aware) costs more than the compare itself */
+static inline bool eq_ci(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y && (x | 0x20) != (y | 0x20))
+            return false;
+        if (x != y && ((x | 0x20) < 'a' || (x | 0x20) > 'z'))
+            return false;
+    }
+    return true;
+}
+
 static int32_t map_find(const struct map *m, const char *name, size_t nlen, uint32_t h)
 {
     if (!m->idx)
@@ -83,7 +97,7 @@ static int32_t map_find(const struct map *m, const char *name, size_t nlen, uint
         if (k < 0)
             return -1;
         const struct map_ent *e = &m->e[k];
-        if (e->hash == h && e->name && e->nlen == nlen && strncasecmp(e->name, name, nlen) == 0)
+        if (e->hash == h && e->name && e->nlen == nlen && eq_ci(e->name, name, nlen))
             return k;
     }
 }
@@ -232,11 +246,11 @@ static bool sel_match(struct waf_tx *tx, const struct target *t, const char *nam
     case SEL_NONE:
         return true;
     case SEL_NAME:
-        return t->sel_len == nlen && strncasecmp(t->sel, name, nlen) == 0;
+        return t->sel_len == nlen && eq_ci(t->sel, name, nlen);
     case SEL_REGEX: {
         size_t po, pl;
         if (t->sel_prefix)
-            return nlen >= t->sel_lit_len && strncasecmp(name, t->sel_lit, t->sel_lit_len) == 0;
+            return nlen >= t->sel_lit_len && eq_ci(name, t->sel_lit, t->sel_lit_len);
         if (t->sel_lit && !memmem_ci(name, nlen, t->sel_lit, t->sel_lit_len))
             return false; /* not the literal the regex requires */
         if (t->sel_pre && !pm_match(t->sel_pre, name, nlen, &po, &pl))

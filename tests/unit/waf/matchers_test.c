@@ -1262,3 +1262,27 @@ TEST(validate_utf8)
             }
         }
 }
+
+TEST(rx_match_all_patterns_skip_pcre_but_answer_the_same)
+{
+    static const char *const pats[] = {".*", "^.*$", "^.*", ".*$", ""};
+    static const char *const subj[] = {"", "abc", "a\nb\n", "x\0y"};
+    static const size_t slen[] = {0, 3, 4, 3};
+    char err[256];
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
+        struct rx *r = rx_compile(pats[i], strlen(pats[i]), 0, err, sizeof err);
+        /* the same pattern with a no-op group defeats the shortcut: PCRE answers */
+        char ref_pat[32];
+        snprintf(ref_pat, sizeof ref_pat, "(?:)%s", pats[i][0] ? pats[i] : ".*");
+        struct rx *ref = rx_compile(ref_pat, strlen(ref_pat), 0, err, sizeof err);
+        CHECK(r && ref);
+        for (size_t k = 0; r && ref && k < sizeof subj / sizeof subj[0]; k++) {
+            long c1[4] = {7, 7, 7, 7}, c2[4] = {7, 7, 7, 7};
+            int n1 = -1, n2 = -1;
+            CHECK(rx_match(r, subj[k], slen[k], c1, 2, &n1) == rx_match(ref, subj[k], slen[k], c2, 2, &n2));
+            CHECK(n1 == n2 && c1[0] == c2[0] && c1[1] == c2[1]);
+        }
+        rx_free(r);
+        rx_free(ref);
+    }
+}
