@@ -96,9 +96,23 @@ struct vscan {
  * them: idx maps a prefix id to a slot (0 = none yet), so starting a value
  * costs one byte per prefix, and the slots grow as chains reach it. */
 #define VC_SLOTS_MAX 255
+/* Chains reach the same (input, transformation) pair by different
+ * prefixes: t:lowercase after an unchanged t:urlDecodeUni sees the value
+ * itself, as does a chain that starts with t:lowercase. A few recent pairs
+ * per value are remembered; the original value's "unchanged by x" answers
+ * are a bit mask. */
+#define VC_MEMO 8
+struct xmemo {
+    const char *in, *out;
+    uint32_t inlen, outlen;
+    uint8_t x;
+};
 struct vcache {
     const char *in;
     size_t inlen;
+    uint64_t same_known, same; /* bit x: t:x leaves the value itself unchanged */
+    struct xmemo memo[VC_MEMO];
+    unsigned nmemo, next_memo;
     struct vscan *scans[VC_SCANS];
     unsigned nscans, next_evict;
     struct vslot *slots;
@@ -147,6 +161,8 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
     vc->in = in;
     vc->inlen = inlen;
     vc->nscans = vc->next_evict = 0;
+    vc->same_known = vc->same = 0;
+    vc->nmemo = vc->next_memo = 0;
     vc->slots = NULL;
     vc->nslots = vc->capslots = 0;
     memset(vc->idx, 0, np);
@@ -159,6 +175,41 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
  * chains share prefixes (t:utf8toUnicode,t:urlDecodeUni starts many), so
  * each (value, prefix) is computed once per transaction. Without a slot
  * (XML nodes, RULE), the thread-local table below serves instead. */
+/* t:x of (cur, len), a transformation of vc's value, through vc's memo */
+static int vc_xform(struct waf_tx *tx, struct vcache *vc, uint8_t x, const char *cur, size_t len,
+                    const char **out, size_t *outlen)
+{
+    bool orig = cur == vc->in && len == vc->inlen && x < 64;
+    if (orig && ((vc->same_known >> x) & 1) && ((vc->same >> x) & 1)) {
+        *out = cur;
+        *outlen = len;
+        return 0;
+    }
+    for (unsigned i = 0; i < vc->nmemo; i++) {
+        const struct xmemo *m = &vc->memo[i];
+        if (m->x == x && m->in == cur && m->inlen == len) {
+            *out = m->out;
+            *outlen = m->outlen;
+            return 0;
+        }
+    }
+    int rc = xform_apply(x, &tx->p->xenv, tx->a, cur, len, out, outlen);
+    if (rc < 0)
+        return rc;
+    bool same = *out == cur && *outlen == len;
+    if (orig) {
+        vc->same_known |= 1ull << x;
+        vc->same |= (uint64_t)same << x;
+    }
+    if (!same && len <= UINT32_MAX && *outlen <= UINT32_MAX) {
+        struct xmemo *m = &vc->memo[vc->nmemo < VC_MEMO ? vc->nmemo++ : vc->next_memo];
+        if (vc->nmemo == VC_MEMO && m == &vc->memo[vc->next_memo])
+            vc->next_memo = (vc->next_memo + 1) % VC_MEMO;
+        *m = (struct xmemo){cur, *out, (uint32_t)len, (uint32_t)*outlen, x};
+    }
+    return 0;
+}
+
 /* The first nx steps of r's chain (all of them: xform_chain). */
 static int xform_chain_n(struct waf_tx *tx, const struct rule *r, size_t nx, const char *in,
                          size_t inlen, struct vcache *vc, const char **out, size_t *outlen)
@@ -185,7 +236,7 @@ static int xform_chain_n(struct waf_tx *tx, const struct rule *r, size_t nx, con
         for (size_t i = start; i < nx; i++) {
             const char *o;
             size_t ol;
-            if (xform_apply(x[i], &tx->p->xenv, tx->a, cur, curlen, &o, &ol) < 0)
+            if (vc_xform(tx, vc, x[i], cur, curlen, &o, &ol) < 0)
                 return -1;
             cur = o;
             curlen = ol;
@@ -1253,8 +1304,9 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                         o = v->out;
                         ol = v->len;
                     } else {
-                        if (xform_apply(r->eff_xforms[x], &tx->p->xenv, tx->a, cur, curlen, &o,
-                                        &ol) < 0)
+                        if ((vc ? vc_xform(tx, vc, r->eff_xforms[x], cur, curlen, &o, &ol)
+                                : xform_apply(r->eff_xforms[x], &tx->p->xenv, tx->a, cur, curlen,
+                                              &o, &ol)) < 0)
                             break;
                         if (v)
                             *v = (struct vslot){o, ol, NULL};

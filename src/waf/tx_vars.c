@@ -78,6 +78,8 @@ uint32_t tx_name_hash(const char *s, size_t n) { return hash_lower(s, n); }
  * strncasecmp (locale-aware) costs more than the compare itself */
 static inline bool eq_ci(const char *a, const char *b, size_t n)
 {
+    if (memcmp(a, b, n) == 0)
+        return true; /* names are mostly stored and asked in lower case */
     for (size_t i = 0; i < n; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
         if (x != y && (x | 0x20) != (y | 0x20))
