@@ -1,6 +1,5 @@
 /* Transaction variables: collections, scalars, the mutable maps behind
  * TX/IP/SESSION, and resolving a rule target into the items it inspects. */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -54,9 +53,17 @@ void tx_set_scalar_c(struct waf_tx *tx, int var, const char *val)
 
 void tx_set_scalar_num(struct waf_tx *tx, int var, long long v)
 {
-    char b[32];
-    int n = snprintf(b, sizeof b, "%lld", v);
-    tx_set_scalar(tx, var, b, (size_t)n);
+    /* ten of these start every transaction: no snprintf */
+    char b[24];
+    size_t n = sizeof b;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        b[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        b[--n] = '-';
+    tx_set_scalar(tx, var, b + n, sizeof b - n);
 }
 
 struct map *tx_map(struct waf_tx *tx, int var) { return &tx->maps[var]; }
@@ -168,7 +175,8 @@ int map_set(struct waf_tx *tx, struct map *m, const char *name, size_t nlen, con
     if (!nm)
         return -1;
     for (size_t i = 0; i < nlen; i++)
-        nm[i] = (char)tolower((unsigned char)nm[i]);
+        if (nm[i] >= 'A' && nm[i] <= 'Z')
+            nm[i] = (char)(nm[i] + 32);
     k = (int32_t)m->n++;
     m->e[k] = (struct map_ent){nm, (uint32_t)nlen, h, v, (uint32_t)vlen};
     uint32_t i = h & m->mask;
