@@ -1412,7 +1412,9 @@ static enum flow run_rule(struct waf_tx *tx, const struct rule *r, int *skip_to,
 
 static void run_phase(struct waf_tx *tx, int phase)
 {
-    tx->coll_gen++; /* targets resolved in an earlier phase are stale */
+    /* resolved targets and their summaries stay valid across phases: every
+     * change to a cacheable collection goes through tx_coll_add, which
+     * moves coll_gen (a GET's phase 2 reuses what phase 1 built) */
     /* 'allow' skips every later phase but logging */
     if (tx->engine == ENGINE_OFF || tx->disrupted || (tx->allow_all && phase != 5))
         return;

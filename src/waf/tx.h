@@ -116,7 +116,8 @@ struct waf_tx {
     /* transformation cache epoch (engine.c): 0 = cache unavailable */
     uint64_t xc_epoch;
     /* resolved targets (tx_resolve_items): entries hold while coll_gen is
-     * unchanged; it moves when a collection gains an item or a phase starts */
+     * unchanged; it moves when a collection gains an item (tx_coll_add is
+     * the only way a cacheable collection changes) */
     struct rcache_ent *rcache;
     uint32_t coll_gen;
     struct agg *agg; /* per-target literal summaries (engine.c) */
