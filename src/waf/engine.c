@@ -134,7 +134,7 @@ static struct vslot *vs_put(struct waf_tx *tx, struct vcache *vc, size_t pfx)
     if (v || vc->nslots >= VC_SLOTS_MAX)
         return v;
     if (vc->nslots == vc->capslots) {
-        unsigned nc = vc->capslots ? vc->capslots * 2 : 16;
+        unsigned nc = vc->capslots ? vc->capslots * 2 : 32;
         struct vslot *ns = arena_realloc(tx->a, vc->slots, vc->capslots * sizeof(*ns),
                                          nc * sizeof(*ns));
         if (!ns)
@@ -1044,8 +1044,23 @@ struct agg {
     uint32_t key, gen;
     bool unknown;  /* some value could not be scanned: never skip */
     uint8_t tiers; /* bit t: some content allows exactly tier t */
-    uint64_t *bits; /* (RX_TIERS + 1) * scan_words */
+    uint64_t *tb[RX_TIERS + 1]; /* scan_words each, for the tiers present */
 };
+
+/* OR src (scan_words) into g's tier ct, making that tier's words if needed */
+static bool agg_or(struct waf_tx *tx, struct agg *g, int ct, const uint64_t *src)
+{
+    size_t words = tx->p->scan_words;
+    if (!(g->tiers & (1u << ct))) {
+        if (!g->tb[ct] && !(g->tb[ct] = arena_alloc(tx->a, words * sizeof(uint64_t))))
+            return false;
+        memset(g->tb[ct], 0, words * sizeof(uint64_t));
+        g->tiers |= (uint8_t)(1u << ct);
+    }
+    for (size_t w = 0; w < words; w++)
+        g->tb[ct][w] |= src[w];
+    return true;
+}
 
 /* The summary of target t under the first nx steps of r's chain. */
 static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, size_t nx,
@@ -1074,14 +1089,8 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, size_t
         return NULL;
     if (g->key == key && g->gen == tx->coll_gen)
         return g;
-    size_t words = (RX_TIERS + 1) * p->scan_words;
-    if (g->key != key || !g->bits)
-        g->bits = arena_alloc(tx->a, words * sizeof(uint64_t));
-    if (!g->bits) {
-        g->key = 0;
-        return NULL;
-    }
-    memset(g->bits, 0, words * sizeof(uint64_t));
+    if (g->key != key)
+        memset(g->tb, 0, sizeof g->tb); /* another target's words stay with it */
     g->key = key;
     g->gen = tx->coll_gen;
     g->unknown = false;
@@ -1100,11 +1109,10 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, size_t
             g->unknown = true;
             break;
         }
-        int ct = content_tier(sc);
-        uint64_t *dst = g->bits + (size_t)ct * p->scan_words;
-        for (size_t w = 0; w < p->scan_words; w++)
-            dst[w] |= sc->bits[w];
-        g->tiers |= (uint8_t)(1u << ct);
+        if (!agg_or(tx, g, content_tier(sc), sc->bits)) {
+            g->unknown = true;
+            break;
+        }
     }
     if (tx->coll_gen != g->gen)
         g->key = 0; /* resolving or transforming changed a collection */
@@ -1130,12 +1138,9 @@ static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
             return NULL;
     }
     struct lagg *l = &tx->lagg[r->list_slot - 1];
-    if (l->gen == tx->coll_gen && l->a.bits)
+    if (l->gen == tx->coll_gen && l->a.key)
         return &l->a;
-    size_t words = (RX_TIERS + 1) * p->scan_words;
-    if (!l->a.bits && !(l->a.bits = arena_alloc(tx->a, words * sizeof(uint64_t))))
-        return NULL;
-    memset(l->a.bits, 0, words * sizeof(uint64_t));
+    l->a.key = 1; /* built at least once */
     l->a.unknown = false;
     l->a.tiers = 0;
     uint32_t gen = tx->coll_gen;
@@ -1161,14 +1166,9 @@ static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
                 l->a.unknown = true;
                 break;
             }
-            for (int ct = 0; ct <= RX_TIERS; ct++) {
-                if (!(g->tiers & (1u << ct)))
-                    continue;
-                size_t off = (size_t)ct * p->scan_words;
-                for (size_t w = 0; w < p->scan_words; w++)
-                    l->a.bits[off + w] |= g->bits[off + w];
-            }
-            l->a.tiers |= g->tiers;
+            for (int ct = 0; ct <= RX_TIERS && !l->a.unknown; ct++)
+                if ((g->tiers & (1u << ct)) && !agg_or(tx, &l->a, ct, g->tb[ct]))
+                    l->a.unknown = true;
         }
     }
     if (tx->coll_gen != gen)
@@ -1186,8 +1186,7 @@ static bool agg_may_match(const struct waf_tx *tx, const struct rule *r, const s
         if (!(g->tiers & (1u << ct)))
             continue;
         int k = rule_tier(r, ct);
-        if (k < 0 || r->scan_bos[k] ||
-            owner_bit(tx->p, r, k, g->bits + (size_t)ct * tx->p->scan_words))
+        if (k < 0 || r->scan_bos[k] || owner_bit(tx->p, r, k, g->tb[ct]))
             return true;
     }
     return false;

@@ -224,6 +224,47 @@ static void set_union(struct lset *dst, const struct lset *src)
         }
 }
 
+/* Keeps only the first len bytes of every literal, merging duplicates: a
+ * prefix of a required literal is required too (a weaker requirement). */
+static void set_truncate(struct lset *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        struct lit l = s->v[i];
+        if (l.n > len)
+            l.n = (unsigned char)len;
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = s->v[k].n == l.n && memcmp(s->v[k].s, l.s, l.n) == 0;
+        if (!dup)
+            s->v[n++] = l;
+    }
+    s->n = n;
+}
+
+/* dst = dst u src for requirements. A union too big for a set is made to
+ * fit by shortening the literals (CRS's long alternations of "process.x",
+ * "process.y"... become "process"), down to three bytes; false if even
+ * that does not fit. */
+static bool req_union(struct lset *dst, const struct lset *src)
+{
+    size_t k = 0;
+    for (size_t len = LIT_MAX_LEN;; len = len > 8 ? len / 2 : len - 1) {
+        for (; k < src->n; k++) {
+            struct lit l = src->v[k];
+            if (l.n > len)
+                l.n = (unsigned char)len;
+            if (!set_add(dst, &l))
+                break;
+        }
+        if (k == src->n)
+            return true;
+        if (len <= 3)
+            return false;
+        set_truncate(dst, len > 8 ? len / 2 : len - 1);
+    }
+}
+
 static int peek(struct parser *ps) { return ps->i < ps->n ? ps->p[ps->i] : -1; }
 
 static void parse_alt(struct parser *ps, struct node *out);
@@ -797,11 +838,8 @@ static void parse_alt(struct parser *ps, struct node *out)
         /* requirement of an alternation: the union, if every branch has one */
         if (out->req.valid && branch->req.valid && req_score(&branch->req) > 0 &&
             req_score(&out->req) > 0) {
-            bool ok = true;
-            for (size_t k = 0; k < branch->req.n && ok; k++)
-                ok = set_add(&out->req, &branch->req.v[k]);
             out->req.bos |= branch->req.bos;
-            if (!ok)
+            if (!req_union(&out->req, &branch->req))
                 set_none(&out->req);
         } else {
             set_none(&out->req);

@@ -223,7 +223,7 @@ static int push_item_vc(struct waf_tx *tx, int var, const char *name, size_t nle
  * per (regex, name) in a small direct-mapped table. Names live in the
  * transaction's arena and are never rewritten, so a pointer names its bytes
  * for the whole transaction. */
-#define SELMEMO_SLOTS 512u
+#define SELMEMO_SLOTS 128u
 struct selmemo {
     const struct rx *rx;
     const char *name;
