@@ -31,7 +31,50 @@ struct rx {
     int groups;
     bool jit;
     bool all; /* ".*", "^.*$": every subject matches whole (CRS 920450 runs it per header) */
+    bool byteset; /* one bracket class, "[\n\r]": a table lookup per byte */
+    uint64_t set[4];
 };
+
+/* A pattern that is one bracket expression and nothing else ("[\n\r]",
+ * "[^a-z]"): which bytes it matches is asked of PCRE itself, one byte at a
+ * time, so the table has PCRE's exact semantics. */
+static void rx_try_byteset(struct rx *r, const char *pattern, size_t len)
+{
+    if (len < 3 || pattern[0] != '[' || pattern[len - 1] != ']')
+        return;
+    for (size_t i = 1; i + 1 < len; i++) {
+        if (pattern[i] == '\\') {
+            i++; /* an escaped byte: \] \n \x0a ... */
+            continue;
+        }
+        if (pattern[i] == '[' || (pattern[i] == ']' && i > 1 && !(i == 2 && pattern[1] == '^')))
+            return; /* POSIX classes, nested brackets: leave them to PCRE */
+    }
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->code, NULL);
+    if (!md)
+        return;
+    uint64_t set[4] = {0, 0, 0, 0};
+    bool ok = true;
+    for (int b = 0; b < 256 && ok; b++) {
+        unsigned char c = (unsigned char)b;
+        int rc = pcre2_match(r->code, (PCRE2_SPTR)&c, 1, 0, 0, md, NULL);
+        if (rc > 0) {
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            ok = ov[0] == 0 && ov[1] == 1; /* it consumed exactly that byte */
+            set[b >> 6] |= 1ull << (b & 63);
+        } else if (rc != PCRE2_ERROR_NOMATCH) {
+            ok = false;
+        }
+    }
+    /* and it never matches the empty subject (no empty match anywhere) */
+    if (ok && pcre2_match(r->code, (PCRE2_SPTR) "", 0, 0, 0, md, NULL) != PCRE2_ERROR_NOMATCH)
+        ok = false;
+    pcre2_match_data_free(md);
+    if (ok && r->groups == 0) {
+        memcpy(r->set, set, sizeof set);
+        r->byteset = true;
+    }
+}
 
 struct rx_scratch {
     pcre2_match_data *md;
@@ -152,6 +195,8 @@ static struct rx *rx_compile_flags(const char *pattern, size_t len, uint32_t mat
     static const char *const match_all[] = {".*", "^.*$", "^.*", ".*$"};
     for (size_t i = 0; i < sizeof match_all / sizeof match_all[0] && !extra; i++)
         r->all |= len == strlen(match_all[i]) && memcmp(pattern, match_all[i], len) == 0;
+    if (!extra)
+        rx_try_byteset(r, pattern, len);
     return r;
 fail:
     rx_free(r);
@@ -182,6 +227,20 @@ int rx_match(const struct rx *r, const char *s, size_t n, long *caps, int ncap, 
         return -1;
     if (!s)
         s = "";
+    if (r->byteset) {
+        const unsigned char *u = (const unsigned char *)s;
+        for (size_t i = 0; i < n; i++)
+            if ((r->set[u[i] >> 6] >> (u[i] & 63)) & 1) {
+                if (caps && ncap > 0) {
+                    caps[0] = (long)i;
+                    caps[1] = (long)i + 1;
+                    if (ncap_out)
+                        *ncap_out = 1;
+                }
+                return 1;
+            }
+        return 0;
+    }
     if (r->all) {
         if (caps && ncap > 0) {
             caps[0] = 0;

@@ -1286,3 +1286,32 @@ TEST(rx_match_all_patterns_skip_pcre_but_answer_the_same)
         rx_free(ref);
     }
 }
+
+TEST(rx_one_class_patterns_scan_bytes_like_pcre)
+{
+    static const char *const pats[] = {"[\\n\\r]", "[^a-z]", "[]x]", "[^]x]", "[\\x00-\\x08]",
+                                       "[a-c\\d]", "[\\]\\\\]", "[a][b]", "[[:digit:]]"};
+    char err[256];
+    srand(7);
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
+        struct rx *r = rx_compile(pats[i], strlen(pats[i]), 0, err, sizeof err);
+        char ref_pat[64];
+        snprintf(ref_pat, sizeof ref_pat, "(?:)%s", pats[i]); /* defeats the shortcut */
+        struct rx *ref = rx_compile(ref_pat, strlen(ref_pat), 0, err, sizeof err);
+        CHECK(r && ref);
+        for (int k = 0; r && ref && k < 2000; k++) {
+            char s[24];
+            size_t n = (size_t)(rand() % 24);
+            for (size_t j = 0; j < n; j++)
+                s[j] = (char)(k % 3 ? 'a' + rand() % 30 : rand() % 256);
+            long c1[2] = {9, 9}, c2[2] = {9, 9};
+            int n1 = -1, n2 = -1;
+            int m1 = rx_match(r, s, n, c1, 1, &n1), m2 = rx_match(ref, s, n, c2, 1, &n2);
+            CHECK(m1 == m2 && n1 == n2 && c1[0] == c2[0] && c1[1] == c2[1]);
+            if (m1 != m2)
+                break;
+        }
+        rx_free(r);
+        rx_free(ref);
+    }
+}
