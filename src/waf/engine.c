@@ -1041,7 +1041,8 @@ static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, s
  * collection change, on the first rule that asks. */
 #define AGG_SLOTS 512u
 struct agg {
-    uint32_t key, gen;
+    uint64_t key;
+    uint32_t gen;
     bool unknown;  /* some value could not be scanned: never skip */
     uint8_t tiers; /* bit t: some content allows exactly tier t */
     uint64_t *tb[RX_TIERS + 1]; /* scan_words each, for the tiers present */
@@ -1062,14 +1063,16 @@ static bool agg_or(struct waf_tx *tx, struct agg *g, int ct, const uint64_t *src
     return true;
 }
 
-/* The summary of target t under the first nx steps of r's chain. */
-static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, size_t nx,
+/* The summary of target t under r's chain; with mm (multiMatch), of the
+ * value and of every step that changed it. */
+static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool mm,
                                  const struct target *t, const struct item *items, size_t n)
 {
     const struct waf_program *p = tx->p;
+    size_t nx = r->eff_nxforms;
     size_t pfx = nx ? r->eff_pfx[nx - 1] : p->nprefix;
-    uint32_t key = t->cache_slot << 16 | (uint32_t)pfx;
-    if (t->cache_slot > 0xffff || pfx > 0xffff || !p->nscan)
+    uint64_t key = (uint64_t)t->cache_slot << 32 | (uint64_t)mm << 31 | pfx;
+    if (!p->nscan || pfx >= 1u << 31)
         return NULL;
     if (!tx->agg) {
         tx->agg = arena_calloc(tx->a, AGG_SLOTS, sizeof(struct agg));
@@ -1077,7 +1080,7 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, size_t
             return NULL;
     }
     struct agg *g = NULL;
-    for (uint32_t i = (key * 2654435761u) >> 23, probes = 0; probes < 16;
+    for (uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 55), probes = 0; probes < 16;
          i = (i + 1) & (AGG_SLOTS - 1), probes++) {
         struct agg *e = &tx->agg[i];
         if (e->key == key || e->key == 0 || e->gen != tx->coll_gen) {
@@ -1098,18 +1101,49 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, size_t
     for (size_t k = 0; k < n && !g->unknown; k++) {
         const struct item *it = &items[k];
         struct vcache *vc = it->vc ? vc_get(tx, it->vc, it->val, it->vlen) : NULL;
+        if (!vc) {
+            g->unknown = true;
+            break;
+        }
+        if (mm) {
+            /* the value, then each step that changed it, in one walk */
+            const char *cur = it->val;
+            size_t curlen = it->vlen;
+            struct vscan *sc = scan_content(tx, vc, vs_put(tx, vc, p->nprefix), cur, curlen, -1,
+                                            true);
+            g->unknown = !sc || !agg_or(tx, g, content_tier(sc), sc->bits);
+            for (size_t x = 0; x < nx && !g->unknown; x++) {
+                struct vslot *v = vs_put(tx, vc, r->eff_pfx[x]);
+                const char *o;
+                size_t ol;
+                if (v && v->out) {
+                    o = v->out;
+                    ol = v->len;
+                } else {
+                    if (vc_xform(tx, vc, r->eff_xforms[x], cur, curlen, &o, &ol) < 0) {
+                        g->unknown = true;
+                        break;
+                    }
+                    if (v)
+                        *v = (struct vslot){o, ol, NULL};
+                }
+                if (o != cur || ol != curlen) {
+                    sc = scan_content(tx, vc, v, o, ol, -1, true);
+                    g->unknown = !sc || !agg_or(tx, g, content_tier(sc), sc->bits);
+                }
+                cur = o;
+                curlen = ol;
+            }
+            continue;
+        }
         const char *tv;
         size_t tvl;
-        if (!vc || xform_chain_n(tx, r, nx, it->val, it->vlen, vc, &tv, &tvl) < 0) {
+        if (xform_chain_n(tx, r, nx, it->val, it->vlen, vc, &tv, &tvl) < 0) {
             g->unknown = true;
             break;
         }
         struct vscan *sc = scan_content(tx, vc, vs_put(tx, vc, pfx), tv, tvl, -1, true);
-        if (!sc) {
-            g->unknown = true;
-            break;
-        }
-        if (!agg_or(tx, g, content_tier(sc), sc->bits)) {
+        if (!sc || !agg_or(tx, g, content_tier(sc), sc->bits)) {
             g->unknown = true;
             break;
         }
@@ -1159,17 +1193,14 @@ static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
         }
         if (!nit)
             continue;
-        /* multiMatch tests the value after every step: all prefixes count */
-        for (size_t nx = r->a.multimatch ? 0 : r->eff_nxforms; nx <= r->eff_nxforms; nx++) {
-            const struct agg *g = agg_for(tx, r, nx, t, got, nit);
-            if (!g || g->gen != gen || g->unknown) {
-                l->a.unknown = true;
-                break;
-            }
-            for (int ct = 0; ct <= RX_TIERS && !l->a.unknown; ct++)
-                if ((g->tiers & (1u << ct)) && !agg_or(tx, &l->a, ct, g->tb[ct]))
-                    l->a.unknown = true;
+        const struct agg *g = agg_for(tx, r, r->a.multimatch, t, got, nit);
+        if (!g || g->gen != gen || g->unknown) {
+            l->a.unknown = true;
+            break;
         }
+        for (int ct = 0; ct <= RX_TIERS && !l->a.unknown; ct++)
+            if ((g->tiers & (1u << ct)) && !agg_or(tx, &l->a, ct, g->tb[ct]))
+                l->a.unknown = true;
     }
     if (tx->coll_gen != gen)
         return NULL; /* a collection changed while summarising */
@@ -1234,13 +1265,8 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
         }
         /* a rule whose literals occur in no value of the target skips it */
         if (got && nit && !r->negate && rule_tier(r, RX_TIERS) >= 0 && !t->count) {
-            bool may = false;
-            for (size_t nx = r->a.multimatch ? 0 : r->eff_nxforms; nx <= r->eff_nxforms && !may;
-                 nx++) {
-                const struct agg *g = agg_for(tx, r, nx, t, got, nit);
-                may = !g || g->gen != tx->coll_gen || agg_may_match(tx, r, g);
-            }
-            if (!may) {
+            const struct agg *g = agg_for(tx, r, r->a.multimatch, t, got, nit);
+            if (g && g->gen == tx->coll_gen && !agg_may_match(tx, r, g)) {
                 tx->nitems = start;
                 continue;
             }
