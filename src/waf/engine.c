@@ -1045,22 +1045,38 @@ struct agg {
     uint32_t gen;
     bool unknown;  /* some value could not be scanned: never skip */
     uint8_t tiers; /* bit t: some content allows exactly tier t */
-    uint64_t *tb[RX_TIERS + 1]; /* scan_words each, for the tiers present */
+    uint8_t live;  /* bit t: tb[t] holds bits (else tier t's bits are all zero) */
+    uint64_t *tb[RX_TIERS + 1]; /* scan_words each, for the tiers with bits */
 };
 
-/* OR src (scan_words) into g's tier ct, making that tier's words if needed */
+/* Adds a content of tier ct with scan bits src (NULL: none set) to g.
+ * Most benign contents hold no literal at all: then only the tier is
+ * recorded and no words are touched. */
 static bool agg_or(struct waf_tx *tx, struct agg *g, int ct, const uint64_t *src)
 {
     size_t words = tx->p->scan_words;
-    if (!(g->tiers & (1u << ct))) {
+    g->tiers |= (uint8_t)(1u << ct);
+    if (!src)
+        return true;
+    if (!(g->live & (1u << ct))) {
         if (!g->tb[ct] && !(g->tb[ct] = arena_alloc(tx->a, words * sizeof(uint64_t))))
             return false;
-        memset(g->tb[ct], 0, words * sizeof(uint64_t));
-        g->tiers |= (uint8_t)(1u << ct);
+        memcpy(g->tb[ct], src, words * sizeof(uint64_t));
+        g->live |= (uint8_t)(1u << ct);
+        return true;
     }
     for (size_t w = 0; w < words; w++)
         g->tb[ct][w] |= src[w];
     return true;
+}
+
+/* sc's bits, or NULL when none is set */
+static const uint64_t *live_bits(const struct waf_program *p, const struct vscan *sc)
+{
+    uint64_t any = 0;
+    for (size_t w = 0; w < p->scan_words; w++)
+        any |= sc->bits[w];
+    return any ? sc->bits : NULL;
 }
 
 /* The summary of target t under r's chain; with mm (multiMatch), of the
@@ -1097,7 +1113,7 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool m
     g->key = key;
     g->gen = tx->coll_gen;
     g->unknown = false;
-    g->tiers = 0;
+    g->tiers = g->live = 0;
     for (size_t k = 0; k < n && !g->unknown; k++) {
         const struct item *it = &items[k];
         struct vcache *vc = it->vc ? vc_get(tx, it->vc, it->val, it->vlen) : NULL;
@@ -1111,7 +1127,7 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool m
             size_t curlen = it->vlen;
             struct vscan *sc = scan_content(tx, vc, vs_put(tx, vc, p->nprefix), cur, curlen, -1,
                                             true);
-            g->unknown = !sc || !agg_or(tx, g, content_tier(sc), sc->bits);
+            g->unknown = !sc || !agg_or(tx, g, content_tier(sc), live_bits(p, sc));
             for (size_t x = 0; x < nx && !g->unknown; x++) {
                 struct vslot *v = vs_put(tx, vc, r->eff_pfx[x]);
                 const char *o;
@@ -1129,7 +1145,7 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool m
                 }
                 if (o != cur || ol != curlen) {
                     sc = scan_content(tx, vc, v, o, ol, -1, true);
-                    g->unknown = !sc || !agg_or(tx, g, content_tier(sc), sc->bits);
+                    g->unknown = !sc || !agg_or(tx, g, content_tier(sc), live_bits(p, sc));
                 }
                 cur = o;
                 curlen = ol;
@@ -1143,7 +1159,7 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool m
             break;
         }
         struct vscan *sc = scan_content(tx, vc, vs_put(tx, vc, pfx), tv, tvl, -1, true);
-        if (!sc || !agg_or(tx, g, content_tier(sc), sc->bits)) {
+        if (!sc || !agg_or(tx, g, content_tier(sc), live_bits(p, sc))) {
             g->unknown = true;
             break;
         }
@@ -1176,7 +1192,7 @@ static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
         return &l->a;
     l->a.key = 1; /* built at least once */
     l->a.unknown = false;
-    l->a.tiers = 0;
+    l->a.tiers = l->a.live = 0;
     uint32_t gen = tx->coll_gen;
     for (size_t ti = 0; ti < r->ntargets && !l->a.unknown; ti++) {
         const struct target *t = &r->targets[ti];
@@ -1199,7 +1215,8 @@ static const struct agg *lagg_for(struct waf_tx *tx, const struct rule *r)
             break;
         }
         for (int ct = 0; ct <= RX_TIERS && !l->a.unknown; ct++)
-            if ((g->tiers & (1u << ct)) && !agg_or(tx, &l->a, ct, g->tb[ct]))
+            if ((g->tiers & (1u << ct)) &&
+                !agg_or(tx, &l->a, ct, (g->live & (1u << ct)) ? g->tb[ct] : NULL))
                 l->a.unknown = true;
     }
     if (tx->coll_gen != gen)
@@ -1217,7 +1234,8 @@ static bool agg_may_match(const struct waf_tx *tx, const struct rule *r, const s
         if (!(g->tiers & (1u << ct)))
             continue;
         int k = rule_tier(r, ct);
-        if (k < 0 || r->scan_bos[k] || owner_bit(tx->p, r, k, g->tb[ct]))
+        if (k < 0 || r->scan_bos[k] ||
+            ((g->live & (1u << ct)) && owner_bit(tx->p, r, k, g->tb[ct])))
             return true;
     }
     return false;
