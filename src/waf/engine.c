@@ -57,6 +57,7 @@ struct xcache {
     struct xcache_ent e[XCACHE_SLOTS];
 };
 static __thread struct xcache *tls_xc;
+static __thread struct agg *tls_agg; /* per-target summaries, see agg_for */
 
 static struct xcache_ent *xc_slot(const struct waf_tx *tx, const char *in, size_t inlen,
                                   uint32_t ch)
@@ -1042,6 +1043,7 @@ static int lits_in(struct waf_tx *tx, const struct rule *r, struct vcache *vc, s
 #define AGG_SLOTS 512u
 struct agg {
     uint64_t key;
+    uint64_t epoch; /* the transaction (xc_epoch) the entry belongs to */
     uint32_t gen;
     bool unknown;  /* some value could not be scanned: never skip */
     uint8_t tiers; /* bit t: some content allows exactly tier t */
@@ -1091,7 +1093,12 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool m
     if (!p->nscan || pfx >= 1u << 31)
         return NULL;
     if (!tx->agg) {
-        tx->agg = arena_calloc(tx->a, AGG_SLOTS, sizeof(struct agg));
+        /* one table per thread, entries tagged with the transaction's
+         * epoch: nothing to clear when a transaction starts */
+        if (tx->xc_epoch && !tls_agg)
+            tls_agg = calloc(AGG_SLOTS, sizeof(struct agg));
+        tx->agg = tx->xc_epoch && tls_agg ? tls_agg
+                                          : arena_calloc(tx->a, AGG_SLOTS, sizeof(struct agg));
         if (!tx->agg)
             return NULL;
     }
@@ -1099,18 +1106,19 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool m
     for (uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 55), probes = 0; probes < 16;
          i = (i + 1) & (AGG_SLOTS - 1), probes++) {
         struct agg *e = &tx->agg[i];
-        if (e->key == key || e->key == 0 || e->gen != tx->coll_gen) {
+        if (e->epoch != tx->xc_epoch || e->key == key || e->key == 0 || e->gen != tx->coll_gen) {
             g = e;
             break;
         }
     }
     if (!g)
         return NULL;
-    if (g->key == key && g->gen == tx->coll_gen)
+    if (g->epoch == tx->xc_epoch && g->key == key && g->gen == tx->coll_gen)
         return g;
-    if (g->key != key)
+    if (g->key != key || g->epoch != tx->xc_epoch)
         memset(g->tb, 0, sizeof g->tb); /* another target's words stay with it */
     g->key = key;
+    g->epoch = tx->xc_epoch;
     g->gen = tx->coll_gen;
     g->unknown = false;
     g->tiers = g->live = 0;
@@ -1513,6 +1521,8 @@ static void tls_release(void *unused)
     (void)unused;
     free(tls_xc);
     tls_xc = NULL;
+    free(tls_agg);
+    tls_agg = NULL;
     arena_free(tls_spare);
     tls_spare = NULL;
 }
