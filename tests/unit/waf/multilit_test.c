@@ -465,3 +465,40 @@ TEST(multilit_bounds)
     }
     free(big);
 }
+
+/* Long texts (the size of form fields and bodies): literals planted in the
+ * middle, at both ends and anywhere must all be found, with short and long
+ * literals, dense and sparse states. */
+TEST(multilit_long_texts)
+{
+    enum { NP = 300, OWN = 90 };
+    static unsigned char store[NP][40];
+    struct mlit_pat pats[NP];
+    srand(99);
+    for (size_t i = 0; i < NP; i++) {
+        size_t n = 1 + (size_t)rand() % (i % 7 == 0 ? 39 : 6);
+        for (size_t k = 0; k < n; k++)
+            store[i][k] = (unsigned char)("abcdefgh;'<>/ \x80\xff"[rand() % 16]);
+        pats[i] = (struct mlit_pat){store[i], n, (uint32_t)(rand() % OWN)};
+    }
+    struct mlit *m = mlit_build(pats, NP, OWN);
+    CHECK(m != NULL);
+    static char text[5000];
+    for (int round = 0; m && round < 300; round++) {
+        size_t tn = 256 + (size_t)rand() % 4700;
+        for (size_t k = 0; k < tn; k++)
+            text[k] = (char)("xyzXYZ 0123"[rand() % 11]); /* bytes no literal has */
+        /* plant a few literals, one right where the halves meet */
+        for (int p = 0; p < 4; p++) {
+            const struct mlit_pat *lp = &pats[(size_t)rand() % NP];
+            size_t mid = tn / 2;
+            size_t at = p == 0 ? mid - (size_t)rand() % lp->n
+                        : p == 1 ? tn - lp->n
+                        : (size_t)rand() % (tn - lp->n);
+            memcpy(text + at, lp->s, lp->n);
+        }
+        if (!agrees(t, __LINE__, m, pats, NP, OWN, text, tn))
+            break;
+    }
+    mlit_free(m);
+}
