@@ -142,9 +142,10 @@ void map_del(struct map *m, const char *name, size_t nlen);
 /* Collects the items a target selects (exclusions are applied by the caller). */
 int tx_resolve(struct waf_tx *tx, const struct target *t);
 bool tx_target_matches_item(struct waf_tx *tx, const struct target *t, const struct item *it);
-/* Whether a target over var may be resolved once per phase: its items come
- * from a collection that changes only through tx_coll_add (not TX & co.,
- * MATCHED_VARS, RULE, XML or scalars). */
+/* Whether a target over var may be resolved once and reused until coll_gen
+ * moves: its items come from a collection that changes only through
+ * tx_coll_add or a scalar that changes only through tx_set_scalar (not TX
+ * & co., MATCHED_VAR*, RULE, XML). */
 bool tx_target_cacheable(int var);
 /* The items of t. Returns 1 with *items a stable array (a cacheable target,
  * resolved at most once per phase and collection change), 0 when they were

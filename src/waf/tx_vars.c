@@ -44,6 +44,8 @@ void tx_set_scalar(struct waf_tx *tx, int var, const char *val, size_t vlen)
         return;
     tx->sv[var] = str_make(v, vlen);
     tx->sset[var] = true;
+    if (tx_target_cacheable(var))
+        tx->coll_gen++; /* a resolved REQUEST_FILENAME & co. is stale */
 }
 
 void tx_set_scalar_c(struct waf_tx *tx, int var, const char *val)
@@ -417,8 +419,13 @@ bool tx_target_cacheable(int var)
     case V_TX: case V_IP: case V_SESSION: case V_GLOBAL: case V_USER: case V_RESOURCE:
     case V_ENV:
         return false;
+    /* scalars that change while rules run (per match) are read afresh */
+    case V_MATCHED_VAR: case V_MATCHED_VAR_NAME: case V_HIGHEST_SEVERITY:
+        return false;
     default:
-        return vars_info(var)->kind == VT_COLLECTION;
+        /* collections change only through tx_coll_add, scalars only
+         * through tx_set_scalar: both move coll_gen */
+        return true;
     }
 }
 
