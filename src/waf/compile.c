@@ -1444,6 +1444,11 @@ struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t 
     }
     p->nprefix = pt.n;
     free(pt.v);
+    for (size_t i = 0; i < p->nall; i++) {
+        struct rule *r = p->all[i];
+        if (r->op >= OP_EQ && r->op <= OP_LT && !r->param_macro)
+            r->param_num = waf_num(r->param ? r->param : "", r->param_len);
+    }
     if (build_scanners(b) < 0 || assign_tag_ids(p) < 0 || assign_target_slots(p) < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;

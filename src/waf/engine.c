@@ -290,6 +290,8 @@ static int xform_chain(struct waf_tx *tx, const struct rule *r, const char *in, 
     return xform_chain_n(tx, r, r->eff_nxforms, in, inlen, vc, out, outlen);
 }
 
+static inline long long to_num(const char *s, size_t n) { return waf_num(s, n); }
+
 /* ---- macro expansion -------------------------------------------------- */
 
 /* Decimal text of v into b (>= 21 bytes); returns the length. */
@@ -388,7 +390,7 @@ static struct str expand(struct waf_tx *tx, const struct macro *m)
 
 /* ---- operators ------------------------------------------------------------ */
 
-static long long to_num(const char *s, size_t n)
+long long waf_num(const char *s, size_t n)
 {
     /* like atoi: optional blanks and sign, then digits; anything else stops */
     size_t i = 0;
@@ -512,21 +514,30 @@ static int run_op(struct waf_tx *tx, const struct rule *r, const char *v, size_t
     case OP_STRMATCH:
         m = param.n == 0 || (n >= param.n && memmem(v, n, param.p, param.n) != NULL);
         break;
-    case OP_EQ:
-        m = to_num(v, n) == to_num(param.p, param.n);
+    case OP_EQ: case OP_GE: case OP_GT: case OP_LE: case OP_LT: {
+        /* a constant argument was read as a number at load */
+        long long pnum = r->param_macro ? to_num(param.p, param.n) : r->param_num;
+        switch (r->op) {
+        case OP_EQ:
+            m = to_num(v, n) == pnum;
+            break;
+        case OP_GE:
+            m = to_num(v, n) >= pnum;
+            break;
+        case OP_GT:
+            m = to_num(v, n) > pnum;
+            break;
+        case OP_LE:
+            m = to_num(v, n) <= pnum;
+            break;
+        case OP_LT:
+            m = to_num(v, n) < pnum;
+            break;
+        default:
+            break;
+        }
         break;
-    case OP_GE:
-        m = to_num(v, n) >= to_num(param.p, param.n);
-        break;
-    case OP_GT:
-        m = to_num(v, n) > to_num(param.p, param.n);
-        break;
-    case OP_LE:
-        m = to_num(v, n) <= to_num(param.p, param.n);
-        break;
-    case OP_LT:
-        m = to_num(v, n) < to_num(param.p, param.n);
-        break;
+    }
     case OP_IPMATCH: case OP_IPMATCHFROMFILE:
         m = ipset_contains(r->ipset, v, n);
         break;

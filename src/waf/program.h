@@ -151,6 +151,7 @@ struct rule {
     struct rx *rx;
     struct pm *rx_pre; /* required-literal prefilter of rx, or NULL */
     struct pm *pm;
+    long long param_num; /* @eq @ge @gt @le @lt: the constant argument as a number */
     struct ipset *ipset;
     struct byterange br;
     /* targets */

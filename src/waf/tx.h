@@ -156,6 +156,9 @@ int tx_resolve_items(struct waf_tx *tx, const struct target *t, const struct ite
 /* First value of var[:key] as a string (macro expansion). */
 bool tx_lookup_first(struct waf_tx *tx, int var, const char *key, size_t klen, struct str *out);
 
+/* engine.c: a number the way @eq/@lt and setvar read one (atoi-like) */
+long long waf_num(const char *s, size_t n);
+
 /* tx_body.c */
 int tx_process_body(struct waf_tx *tx, const char *body, size_t n);
 int tx_add_args_urlencoded(struct waf_tx *tx, int var, const char *p, size_t n);
