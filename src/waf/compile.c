@@ -324,7 +324,7 @@ static int parse_operator(struct waf_builder *b, const char *s, const char *file
             snprintf(msg, msglen, "bad regex: %s", e);
             return -1;
         }
-        r->rx_pre = rx_prefilter_build(r->param, r->param_len);
+        /* r->rx_pre comes with the scanner's analysis (build_scanners) */
         break;
     case OP_PM:
         r->pm = pm_build_from_words(r->param, r->param_len);
@@ -1176,6 +1176,8 @@ static int build_scanners(struct waf_builder *b)
         if (r->op == OP_RX && r->rx) {
             struct rx_lits *l[RX_TIERS + 1];
             rx_prefilter_lits_tiers(r->param, r->param_len, l);
+            if (!r->rx_pre)
+                r->rx_pre = rx_prefilter_pm(l[0]); /* the rule's own, for values without a scan */
             for (int k = 0; k <= RX_TIERS; k++)
                 if (l[k])
                     c[n++] = (struct scan_cand){r, l[k], k};

@@ -955,20 +955,23 @@ done:
     return out;
 }
 
-struct pm *rx_prefilter_build(const char *pattern, size_t len)
+struct pm *rx_prefilter_pm(const struct rx_lits *l)
 {
-    struct rx_lits *l = rx_prefilter_lits(pattern, len);
-    if (!l || l->bos || l->n == 0) {
-        free(l); /* a phrase list cannot say "or at the start" */
-        return NULL;
-    }
+    if (!l || l->bos || l->n == 0)
+        return NULL; /* a phrase list cannot say "or at the start" */
     const char *pats[RX_LITS_MAX];
     size_t lens[RX_LITS_MAX];
     for (size_t i = 0; i < l->n; i++) {
         pats[i] = (const char *)l->v[i].s;
         lens[i] = l->v[i].n;
     }
-    struct pm *pm = pm_build(pats, lens, l->n);
+    return pm_build(pats, lens, l->n);
+}
+
+struct pm *rx_prefilter_build(const char *pattern, size_t len)
+{
+    struct rx_lits *l = rx_prefilter_lits(pattern, len);
+    struct pm *pm = rx_prefilter_pm(l);
     free(l);
     return pm;
 }

@@ -30,6 +30,9 @@ struct rx_lits {
     } v[RX_LITS_MAX];
 };
 struct rx_lits *rx_prefilter_lits(const char *pattern, size_t len);
+/* The phrase matcher of a requirement (NULL when it has none it can test
+ * alone: empty, or "or at the start"). */
+struct pm *rx_prefilter_pm(const struct rx_lits *l);
 /* The same under an assumption: the subject contains no byte b with
  * absent[b] (the caller checks that before trusting the answer). Regexes
  * built to tolerate evasions (CRS's `c[\\'"]*a[\\'"]*t`) have no literal
