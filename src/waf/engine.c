@@ -294,23 +294,6 @@ static inline long long to_num(const char *s, size_t n) { return waf_num(s, n); 
 
 /* ---- macro expansion -------------------------------------------------- */
 
-/* Decimal text of v into b (>= 21 bytes); returns the length. */
-static int fmt_ll(char *b, long long v)
-{
-    char t[24];
-    int n = 0;
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    int k = 0;
-    if (v < 0)
-        b[k++] = '-';
-    while (n)
-        b[k++] = t[--n];
-    return k;
-}
 
 static struct str expand(struct waf_tx *tx, const struct macro *m)
 {
@@ -354,13 +337,13 @@ static struct str expand(struct waf_tx *tx, const struct macro *m)
             if (!r)
                 continue;
             if (!strcasecmp(p->text, "id")) {
-                v = str_make(nums[np], (size_t)fmt_ll(nums[np], r->a.id));
+                v = str_make(nums[np], (size_t)waf_fmt_num(nums[np], r->a.id));
             } else if (!strcasecmp(p->text, "msg")) {
                 tx->cur_rule = NULL; /* msg of a msg must not recurse */
                 v = r->a.msg ? expand(tx, r->a.msg) : STR_LIT("");
                 tx->cur_rule = r;
             } else if (!strcasecmp(p->text, "severity") && r->a.severity >= 0) {
-                v = str_make(nums[np], (size_t)fmt_ll(nums[np], r->a.severity));
+                v = str_make(nums[np], (size_t)waf_fmt_num(nums[np], r->a.severity));
             } else if (!strcasecmp(p->text, "logdata")) {
                 tx->cur_rule = NULL;
                 v = r->a.logdata ? expand(tx, r->a.logdata) : STR_LIT("");
@@ -594,7 +577,7 @@ static void do_setvar(struct waf_tx *tx, const struct setvar *sv)
     long long d = to_num(val.p, val.n);
     long long res = sv->op == SV_ADD ? cur + d : cur - d;
     char b[32];
-    int bl = fmt_ll(b, res);
+    int bl = waf_fmt_num(b, res);
     map_set(tx, m, name.p, name.n, b, (size_t)bl);
 }
 
@@ -877,34 +860,6 @@ static void matched_vars_clear(struct waf_tx *tx)
     tx->sv[V_MATCHED_VAR_NAME] = STR_LIT("");
 }
 
-/* Equal after ASCII case folding, eight bytes at a time. */
-static bool eq_fold(const char *a, const char *b, size_t n)
-{
-    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, hi = 0x8080808080808080ull;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x == y)
-            continue;
-        /* 0x20 in every byte that is 'A'..'Z' (no carries: bytes < 0x80) */
-        uint64_t xu = (((x & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((x & lo7) + 0x2525252525252525ull) &
-                       ~x & hi) >> 2;
-        uint64_t yu = (((y & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((y & lo7) + 0x2525252525252525ull) &
-                       ~y & hi) >> 2;
-        if ((x | xu) != (y | yu))
-            return false;
-    }
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)a[i], d = (unsigned char)b[i];
-        if (c != d && (c | 0x20) != (d | 0x20))
-            return false;
-        if (c != d && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-            return false;
-    }
-    return true;
-}
 
 /* The scan record for content (p, n) of value vc: one already made for the
  * same bytes (up to case), else a new one (the oldest is forgotten when
@@ -915,7 +870,7 @@ static struct vscan *vscan_for(struct waf_tx *tx, struct vcache *vc, const char 
         if (vc->scans[i]->p == p && vc->scans[i]->len == n)
             return vc->scans[i];
     for (unsigned i = 0; i < vc->nscans; i++)
-        if (vc->scans[i]->len == n && eq_fold(vc->scans[i]->p, p, n))
+        if (vc->scans[i]->len == n && waf_eq_fold(vc->scans[i]->p, p, n))
             return vc->scans[i];
     struct vscan *sc = arena_calloc(tx->a, 1, sizeof(*sc) + tx->p->scan_words * sizeof(uint64_t));
     if (!sc)
@@ -1316,7 +1271,7 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                     cnt++;
             tx->nitems = start;
             char num[32];
-            int nl = fmt_ll(num, (long long)cnt);
+            int nl = waf_fmt_num(num, (long long)cnt);
             char *nv = arena_memdup(tx->a, num, (size_t)nl);
             if (!nv)
                 continue;

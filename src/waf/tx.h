@@ -158,6 +158,10 @@ bool tx_lookup_first(struct waf_tx *tx, int var, const char *key, size_t klen, s
 
 /* engine.c: a number the way @eq/@lt and setvar read one (atoi-like) */
 long long waf_num(const char *s, size_t n);
+/* tx_vars.c: equality after ASCII case folding (names, scanned contents) */
+bool waf_eq_fold(const char *a, const char *b, size_t n);
+/* tx_vars.c: decimal text of v into b (room for 21 bytes); returns its length */
+int waf_fmt_num(char *b, long long v);
 
 /* tx_body.c */
 int tx_process_body(struct waf_tx *tx, const char *body, size_t n);

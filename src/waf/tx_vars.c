@@ -53,19 +53,28 @@ void tx_set_scalar_c(struct waf_tx *tx, int var, const char *val)
     tx_set_scalar(tx, var, val, strlen(val));
 }
 
+int waf_fmt_num(char *b, long long v)
+{
+    char t[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int k = 0;
+    if (v < 0)
+        b[k++] = '-';
+    while (n)
+        b[k++] = t[--n];
+    return k;
+}
+
 void tx_set_scalar_num(struct waf_tx *tx, int var, long long v)
 {
     /* ten of these start every transaction: no snprintf */
     char b[24];
-    size_t n = sizeof b;
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        b[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        b[--n] = '-';
-    tx_set_scalar(tx, var, b + n, sizeof b - n);
+    tx_set_scalar(tx, var, b, (size_t)waf_fmt_num(b, v));
 }
 
 struct map *tx_map(struct waf_tx *tx, int var) { return &tx->maps[var]; }
@@ -83,17 +92,31 @@ static uint32_t hash_lower(const char *s, size_t n)
 
 uint32_t tx_name_hash(const char *s, size_t n) { return hash_lower(s, n); }
 
-/* ASCII case-insensitive equality of n bytes: names are short, and libc's
- * strncasecmp (locale-aware) costs more than the compare itself */
-static inline bool eq_ci(const char *a, const char *b, size_t n)
+bool waf_eq_fold(const char *a, const char *b, size_t n)
 {
     if (memcmp(a, b, n) == 0)
-        return true; /* names are mostly stored and asked in lower case */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x != y && (x | 0x20) != (y | 0x20))
+        return true; /* names and values are mostly compared in one case */
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, hi = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x == y)
+            continue;
+        /* 0x20 in every byte that is 'A'..'Z' (no carries: bytes < 0x80) */
+        uint64_t xu = (((x & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((x & lo7) + 0x2525252525252525ull) &
+                       ~x & hi) >> 2;
+        uint64_t yu = (((y & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((y & lo7) + 0x2525252525252525ull) &
+                       ~y & hi) >> 2;
+        if ((x | xu) != (y | yu))
             return false;
-        if (x != y && ((x | 0x20) < 'a' || (x | 0x20) > 'z'))
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)a[i], d = (unsigned char)b[i];
+        if (c != d && (c | 0x20) != (d | 0x20))
+            return false;
+        if (c != d && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
             return false;
     }
     return true;
@@ -108,7 +131,7 @@ static int32_t map_find(const struct map *m, const char *name, size_t nlen, uint
         if (k < 0)
             return -1;
         const struct map_ent *e = &m->e[k];
-        if (e->hash == h && e->name && e->nlen == nlen && eq_ci(e->name, name, nlen))
+        if (e->hash == h && e->name && e->nlen == nlen && waf_eq_fold(e->name, name, nlen))
             return k;
     }
 }
@@ -258,11 +281,11 @@ static bool sel_match(struct waf_tx *tx, const struct target *t, const char *nam
     case SEL_NONE:
         return true;
     case SEL_NAME:
-        return t->sel_len == nlen && eq_ci(t->sel, name, nlen);
+        return t->sel_len == nlen && waf_eq_fold(t->sel, name, nlen);
     case SEL_REGEX: {
         size_t po, pl;
         if (t->sel_prefix)
-            return nlen >= t->sel_lit_len && eq_ci(name, t->sel_lit, t->sel_lit_len);
+            return nlen >= t->sel_lit_len && waf_eq_fold(name, t->sel_lit, t->sel_lit_len);
         if (t->sel_lit && !memmem_ci(name, nlen, t->sel_lit, t->sel_lit_len))
             return false; /* not the literal the regex requires */
         if (t->sel_pre && !pm_match(t->sel_pre, name, nlen, &po, &pl))

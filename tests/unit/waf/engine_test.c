@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../t.h"
+#include "waf/tx.h"
 #include "waf/waf.h"
 
 static struct waf_program *load(const char *rules, char *err, size_t errlen)
@@ -340,4 +341,37 @@ TEST(engine_shortcuts_keep_semantics)
     char rules[8192];
     snprintf(rules, sizeof rules, "SecAction \"id:8,phase:1,pass,nolog,setvar:tx.one=1\"\n%s", big);
     CHECK(run_req(rules, GETQ("a=1"), "ok", &r) == 0 && r.txval == 1);
+}
+
+/* waf_eq_fold (names and content dedup) against a byte-at-a-time fold: the
+ * bytes next to the letters ('@' '[' '`' '{') and high bytes must not fold */
+TEST(engine_eq_fold_matches_naive_fold)
+{
+    static const char pool[] = "aAzZmM@[`{09 \x80\xc1\xe1\xff";
+    srand(5);
+    for (int k = 0; k < 20000; k++) {
+        char a[40], b[40];
+        size_t n = (size_t)(rand() % 40);
+        for (size_t i = 0; i < n; i++) {
+            a[i] = pool[rand() % (int)(sizeof pool - 1)];
+            int c = (unsigned char)a[i];
+            /* mostly the same byte or its other case, sometimes anything */
+            b[i] = rand() % 4 ? (char)(c >= 'a' && c <= 'z' && rand() % 2 ? c - 32
+                                      : c >= 'A' && c <= 'Z' && rand() % 2 ? c + 32 : c)
+                             : pool[rand() % (int)(sizeof pool - 1)];
+        }
+        bool want = true;
+        for (size_t i = 0; i < n && want; i++) {
+            unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+            if (x >= 'A' && x <= 'Z')
+                x += 32;
+            if (y >= 'A' && y <= 'Z')
+                y += 32;
+            want = x == y;
+        }
+        if (waf_eq_fold(a, b, n) != want) {
+            CHECK(waf_eq_fold(a, b, n) == want);
+            break;
+        }
+    }
 }
