@@ -1,8 +1,8 @@
 /* Multi-owner literal scanner: one Aho-Corasick pass over a value tells,
  * for every owner (a rule), whether one of its literals occurs in it
- * (ASCII case-insensitive). The @rx prefilter of all rules that apply the
- * same transformation chain shares one scanner, so a value is scanned once
- * per chain instead of once per rule.
+ * (ASCII case-insensitive). The engine builds one for the whole rule set
+ * (every @rx requirement and @pm list, compile.c), so each distinct content
+ * of a value is scanned once and every rule reads its bit.
  *
  * Contract: built once at load, immutable, shareable by threads; scan is
  * O(len) plus the outputs it reports; bounded (build fails cleanly, returning
