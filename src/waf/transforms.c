@@ -475,22 +475,11 @@ static bool path_is_normal(bool win, const unsigned char *s, size_t n)
     return true;
 }
 
-/* Works on a private copy because the algorithm rewrites bytes ahead of its
- * read cursor (backslashes) and moves its write cursor backwards. */
-static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n, const char **out,
-                             size_t *outlen)
+/* normalizePath's algorithm (ModSecurity's, cursor for cursor) on buf[0..n),
+ * n > 0, in place: it rewrites bytes ahead of its read cursor (backslashes)
+ * and moves its write cursor backwards. Returns the new length. */
+size_t xform_normalize_path_walk(bool win, unsigned char *buf, size_t n)
 {
-    if (n == 0 || path_is_normal(win, (const unsigned char *)in, n)) {
-        *out = in;
-        *outlen = n;
-        return 0;
-    }
-    unsigned char *buf = arena_alloc(a, n + 1);
-    if (!buf)
-        return -1;
-    memcpy(buf, in, n);
-    buf[n] = '\0';
-
     unsigned char *src = buf, *dst = buf, *end = buf + n - 1;
     bool hitroot = false, done = false;
     bool relative = !(buf[0] == '/' || (win && buf[0] == '\\'));
@@ -555,8 +544,24 @@ static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n
     }
     if (!trailing && dst > buf && dst[-1] == '/')
         dst--;
-    size_t len = (size_t)(dst - buf);
-    *dst = '\0';
+    return (size_t)(dst - buf);
+}
+
+/* Works on a private copy (xform_normalize_path_walk writes in place). */
+static int xf_normalize_path(bool win, struct arena *a, const char *in, size_t n, const char **out,
+                             size_t *outlen)
+{
+    if (n == 0 || path_is_normal(win, (const unsigned char *)in, n)) {
+        *out = in;
+        *outlen = n;
+        return 0;
+    }
+    unsigned char *buf = arena_alloc(a, n + 1);
+    if (!buf)
+        return -1;
+    memcpy(buf, in, n);
+    size_t len = xform_normalize_path_walk(win, buf, n);
+    buf[len] = '\0';
     if (len == n && memcmp(buf, in, n) == 0) {
         *out = in;
         *outlen = n;

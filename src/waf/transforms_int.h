@@ -310,4 +310,8 @@ int xform_x_base64_decode(struct arena *a, const char *in, size_t n, const char 
 int xform_x_base64_decode_ext(struct arena *a, const char *in, size_t n, const char **out,
                               size_t *outlen);
 
+/* normalizePath's walk without the shortcut for values it would not change
+ * (transforms.c; the unit tests check the shortcut against it). */
+size_t xform_normalize_path_walk(bool win, unsigned char *buf, size_t n);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "waf/transforms.h"
+#include "waf/transforms_int.h"
 #include "../t.h"
 
 #define UNICODE_MAPPING "/work/shared/crs-test/unicode.mapping"
@@ -906,8 +907,8 @@ static bool ref_base64(const unsigned char *s, size_t n, struct rbuf *r)
     return true;
 }
 
-/* normalizePath's own algorithm (ModSecurity's, cursor for cursor),
- * without the shortcut that skips it for values it would not change. */
+/* normalizePath's own walk, without the shortcut that skips it for values
+ * it would not change. */
 static void ref_normalize_path(bool win, const unsigned char *in, size_t n, struct rbuf *r)
 {
     unsigned char buf[512];
@@ -917,68 +918,7 @@ static void ref_normalize_path(bool win, const unsigned char *in, size_t n, stru
         return;
     }
     memcpy(buf, in, n);
-    unsigned char *src = buf, *dst = buf, *end = buf + n - 1;
-    bool hitroot = false, done = false;
-    bool relative = !(buf[0] == '/' || (win && buf[0] == '\\'));
-    bool trailing = (*end == '/' || (win && *end == '\\'));
-    while (!done && src <= end && dst <= end) {
-        if (win) {
-            if (*src == '\\')
-                *src = '/';
-            if (src < end && src[1] == '\\')
-                src[1] = '/';
-        }
-        if (src == end)
-            done = true;
-        else if (src[1] != '/')
-            goto copy;
-        if (src != end && *src == '/') {
-            goto copy;
-        } else if (*src == '.') {
-            if (dst > buf && dst[-1] == '.') {
-                if (relative && (hitroot || dst - 2 <= buf)) {
-                    hitroot = true;
-                    goto copy;
-                }
-                dst = dst - 3 < buf ? buf : dst - 3;
-                while (dst > buf && *dst != '/')
-                    dst--;
-                if (dst <= buf) {
-                    hitroot = true;
-                    dst = buf;
-                    if (!relative && src == end)
-                        dst++;
-                }
-                if (done)
-                    continue;
-                src++;
-            } else if (dst == buf) {
-                if (done)
-                    continue;
-                src++;
-            } else if (dst[-1] == '/') {
-                if (done)
-                    continue;
-                dst--;
-                src++;
-            }
-        } else if (dst > buf) {
-            hitroot = false;
-        }
-    copy:
-        if (*src == '/') {
-            while (src < end && (src[1] == '/' || (win && src[1] == '\\')))
-                src++;
-            if (relative && dst == buf) {
-                src++;
-                continue;
-            }
-        }
-        *dst++ = *src++;
-    }
-    if (!trailing && dst > buf && dst[-1] == '/')
-        dst--;
-    r->n = (size_t)(dst - buf);
+    r->n = xform_normalize_path_walk(win, buf, n);
     memcpy(r->b, buf, r->n);
 }
 
