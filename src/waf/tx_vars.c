@@ -262,14 +262,9 @@ static bool memmem_ci(const char *h, size_t hn, const char *lit, size_t ln)
     if (ln == 0)
         return true;
     for (size_t i = 0; i + ln <= hn; i++) {
-        size_t k = 0;
-        while (k < ln) {
-            unsigned char c = (unsigned char)h[i + k];
-            if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)lit[k])
-                break;
-            k++;
-        }
-        if (k == ln)
+        unsigned char c = (unsigned char)h[i];
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) == (unsigned char)lit[0] &&
+            waf_eq_fold(h + i, lit, ln))
             return true;
     }
     return false;
