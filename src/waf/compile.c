@@ -1005,6 +1005,7 @@ void waf_program_free(struct waf_program *p)
         mlit_free(p->scan[i]);
     free(p->scan);
     free(p->scan_off);
+    free(p->pfx_trig);
     if (p->files) {
         for (size_t i = 0; i < p->nfiles; i++)
             free(p->files[i]);
@@ -1073,6 +1074,31 @@ static int pfx_intern(struct pfx_table *t, struct rule *r)
         }
         r->eff_pfx[i] = (uint16_t)k;
     }
+    return 0;
+}
+
+/* The tables of what can change a value under each prefix (program.h). */
+static int build_triggers(struct waf_program *p, const struct pfx_table *pt)
+{
+    uint64_t xbit[XF__COUNT];
+    _Static_assert(XF__COUNT <= 62, "transformation bits below XB_CASE");
+    memset(p->xbyte, 0, sizeof p->xbyte);
+    for (int x = 0; x < XF__COUNT; x++) {
+        uint8_t set[256];
+        enum xform_trigger k = xform_triggers((enum xform_id)x, set);
+        xbit[x] = k == XT_ALWAYS ? XB_ALWAYS : (1ull << x) | (k == XT_CASE ? XB_CASE : 0);
+        for (int b = 0; b < 256; b++)
+            if (set[b])
+                p->xbyte[b] |= 1ull << x;
+    }
+    for (int b = 'A'; b <= 'Z'; b++)
+        p->xbyte[b] |= XB_CASE;
+    p->pfx_trig = calloc(pt->n + 1, sizeof(uint64_t));
+    if (!p->pfx_trig)
+        return -1;
+    for (size_t k = 0; k < pt->n; k++)
+        for (size_t i = 0; i < pt->v[k].n; i++)
+            p->pfx_trig[k] |= xbit[pt->v[k].x[i]];
     return 0;
 }
 
@@ -1445,6 +1471,11 @@ struct waf_program *waf_builder_finish(struct waf_builder *b, char *err, size_t 
         }
     }
     p->nprefix = pt.n;
+    if (build_triggers(p, &pt) < 0) {
+        free(pt.v);
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     free(pt.v);
     for (size_t i = 0; i < p->nall; i++) {
         struct rule *r = p->all[i];

@@ -111,6 +111,10 @@ struct xmemo {
 struct vcache {
     const char *in;
     size_t inlen;
+    uint64_t xmask; /* what can change the value (vc_mask), 0 until computed */
+    struct vscan *raw;     /* the value's own scan record (vc_raw), or NULL */
+    const uint64_t *raw_live; /* its bits, NULL when none is set */
+    int raw_ct;            /* its tier */
     uint64_t same_known, same; /* bit x: t:x leaves the value itself unchanged */
     struct xmemo memo[VC_MEMO];
     unsigned nmemo, next_memo;
@@ -161,6 +165,8 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
         return NULL;
     vc->in = in;
     vc->inlen = inlen;
+    vc->xmask = 0;
+    vc->raw = NULL;
     vc->nscans = vc->next_evict = 0;
     vc->same_known = vc->same = 0;
     vc->nmemo = vc->next_memo = 0;
@@ -169,6 +175,27 @@ static struct vcache *vc_get(struct waf_tx *tx, struct vcache **slot, const char
     memset(vc->idx, 0, np);
     *slot = vc;
     return vc;
+}
+
+/* What can make a chain change vc's value: XB_ALWAYS and the OR of the
+ * program's xbyte over its bytes (program.h), computed on first use. A
+ * chain prefix k with !(vc_mask & pfx_trig[k]) gives the value back as it
+ * is, and with only XB_CASE in common, folded to lower case. */
+static uint64_t vc_mask(const struct waf_program *p, struct vcache *vc)
+{
+    if (!vc->xmask) {
+        const unsigned char *u = (const unsigned char *)vc->in;
+        uint64_t a0 = XB_ALWAYS, a1 = 0;
+        size_t i = 0;
+        for (; i + 2 <= vc->inlen; i += 2) {
+            a0 |= p->xbyte[u[i]];
+            a1 |= p->xbyte[u[i + 1]];
+        }
+        if (i < vc->inlen)
+            a0 |= p->xbyte[u[i]];
+        vc->xmask = a0 | a1;
+    }
+    return vc->xmask;
 }
 
 /* Applies a chain. With a per-value cache slot, starts from the longest
@@ -223,6 +250,11 @@ static int xform_chain_n(struct waf_tx *tx, const struct rule *r, size_t nx, con
     }
     const char *cur = in;
     size_t curlen = inlen;
+    if (vc && !(vc_mask(tx->p, vc) & tx->p->pfx_trig[r->eff_pfx[nx - 1]])) {
+        *out = in; /* no step can change this value */
+        *outlen = inlen;
+        return 0;
+    }
     if (vc) {
         size_t start = 0;
         for (size_t k = nx; k > 0; k--) {
@@ -1047,6 +1079,22 @@ static const uint64_t *live_bits(const struct waf_program *p, const struct vscan
     return any ? sc->bits : NULL;
 }
 
+/* The scan record of vc's value itself, all scanners run and its tier
+ * known, kept in vc with its tier and live bits; NULL on OOM. */
+static struct vscan *vc_raw(struct waf_tx *tx, struct vcache *vc)
+{
+    if (!vc->raw) {
+        struct vscan *sc = scan_content(tx, vc, vs_put(tx, vc, tx->p->nprefix), vc->in,
+                                        vc->inlen, -1, true);
+        if (!sc)
+            return NULL;
+        vc->raw_ct = content_tier(sc);
+        vc->raw_live = live_bits(tx->p, sc);
+        vc->raw = sc;
+    }
+    return vc->raw;
+}
+
 /* The summary of target t under r's chain; with mm (multiMatch), of the
  * value and of every step that changed it. */
 static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool mm,
@@ -1094,6 +1142,13 @@ static const struct agg *agg_for(struct waf_tx *tx, const struct rule *r, bool m
         if (!vc) {
             g->unknown = true;
             break;
+        }
+        if (!(vc_mask(p, vc) & p->pfx_trig[pfx] & ~XB_CASE)) {
+            /* every step leaves the value alone, up to case (and the
+             * scanners fold case): its contents share the value's scan */
+            if (!vc_raw(tx, vc) || !agg_or(tx, g, vc->raw_ct, vc->raw_live))
+                g->unknown = true;
+            continue;
         }
         if (mm) {
             /* the value, then each step that changed it, in one walk */
@@ -1313,7 +1368,11 @@ static bool eval_link(struct waf_tx *tx, const struct rule *top, const struct ru
                 matched = op_on(tx, r, vc, vc ? vs_put(tx, vc, tx->p->nprefix) : NULL, cur, curlen);
                 tv = cur;
                 tvl = curlen;
-                for (size_t x = 0; x < r->eff_nxforms && !matched; x++) {
+                /* no step can change the value: nothing more to inspect */
+                size_t nx = r->eff_nxforms;
+                if (vc && nx && !(vc_mask(tx->p, vc) & tx->p->pfx_trig[r->eff_pfx[nx - 1]]))
+                    nx = 0;
+                for (size_t x = 0; x < nx && !matched; x++) {
                     const char *o;
                     size_t ol;
                     struct vslot *v = vc ? vs_put(tx, vc, r->eff_pfx[x]) : NULL;

@@ -50,6 +50,9 @@ enum var_id {
 
 enum sel_kind { SEL_NONE, SEL_NAME, SEL_REGEX };
 
+#define XB_CASE (1ull << 62)
+#define XB_ALWAYS (1ull << 63)
+
 struct target {
     enum var_id var;
     enum sel_kind sel_kind;
@@ -212,6 +215,15 @@ struct waf_program {
     char *component_sig;
     size_t nrules;
     size_t nprefix; /* distinct transformation-chain prefixes */
+    /* What can make a chain change a value (xform_triggers): bit x of
+     * xbyte[b] is set when byte b may make t:x change a value, XB_CASE for
+     * the upper-case letters; pfx_trig[k] ORs the bits of prefix k's steps,
+     * XB_CASE when one folds case, XB_ALWAYS when one changes every value
+     * (pfx_trig[nprefix], no transformation, is 0). A value whose own
+     * mask (XB_ALWAYS | the OR of xbyte over its bytes) misses
+     * pfx_trig[k] comes out of prefix k as it went in. */
+    uint64_t xbyte[256];
+    uint64_t *pfx_trig;
     struct mlit **scan;  /* shared literal scanners (usually one) */
     size_t nscan;
     uint32_t *scan_off;  /* scanner i's bits start at word scan_off[i] */

@@ -826,6 +826,82 @@ int xform_apply(enum xform_id id, const struct xform_env *env, struct arena *a, 
     return 0;
 }
 
+/* ---- what can change a value ------------------------------------------
+ * Each set below follows from the function's own "first byte it would
+ * change" test above (or in transforms_decode.c); the unit test checks
+ * them against the functions on random text made of the other bytes. */
+static void set_bytes(uint8_t set[256], const char *bytes)
+{
+    for (; *bytes; bytes++)
+        set[(unsigned char)*bytes] = 1;
+}
+
+static void set_range(uint8_t set[256], unsigned lo, unsigned hi)
+{
+    for (unsigned c = lo; c <= hi; c++)
+        set[c] = 1;
+}
+
+enum xform_trigger xform_triggers(enum xform_id id, uint8_t set[256])
+{
+    static const char ws[] = " \t\n\v\f\r";
+    memset(set, 0, 256);
+    switch (id) {
+    case XF_NONE:
+        return XT_BYTES;
+    case XF_LOWERCASE:
+        return XT_CASE;
+    case XF_URLDECODE: case XF_URLDECODEUNI:
+        set_bytes(set, "%+");
+        return XT_BYTES;
+    case XF_HTMLENTITYDECODE:
+        set_bytes(set, "&");
+        return XT_BYTES;
+    case XF_JSDECODE: case XF_ESCAPESEQDECODE:
+        set_bytes(set, "\\");
+        return XT_BYTES;
+    case XF_CSSDECODE: /* also cut at a NUL */
+        set_bytes(set, "\\");
+        set[0] = 1;
+        return XT_BYTES;
+    case XF_UTF8TOUNICODE:
+        set[0] = 1;
+        set_range(set, 0x80, 0xff);
+        return XT_BYTES;
+    case XF_REMOVENULLS: case XF_REPLACENULLS:
+        set[0] = 1;
+        return XT_BYTES;
+    case XF_REMOVEWHITESPACE:
+        set_bytes(set, ws);
+        set[0xa0] = set[0xc2] = 1;
+        return XT_BYTES;
+    case XF_COMPRESSWHITESPACE: case XF_TRIM: case XF_TRIMLEFT: case XF_TRIMRIGHT:
+        set_bytes(set, ws);
+        return XT_BYTES;
+    case XF_REPLACECOMMENTS: /* "/" "*" opens the only comment */
+        set_bytes(set, "*");
+        return XT_BYTES;
+    case XF_REMOVECOMMENTS: case XF_REMOVECOMMENTSCHAR: /* every comment has one of these */
+        set_bytes(set, "*-#");
+        return XT_BYTES;
+    case XF_NORMALIZEPATH: /* "//", or a '.' ending the value or before a '/' */
+        set_bytes(set, "/.");
+        return XT_BYTES;
+    case XF_NORMALIZEPATHWIN:
+        set_bytes(set, "/.\\");
+        return XT_BYTES;
+    case XF_CMDLINE: /* cl_class (its '/' and '(' act only after a space), and it lowercases */
+        set_bytes(set, "\"'\\^,;");
+        set_bytes(set, ws);
+        return XT_CASE;
+    case XF_PARITYZERO7BIT:
+        set_range(set, 0x80, 0xff);
+        return XT_BYTES;
+    default: /* sqlHexDecode too: like ModSecurity's, it drops the last byte */
+        return XT_ALWAYS;
+    }
+}
+
 /* ---- unicode.mapping -------------------------------------------------- */
 
 /* sscanf("%x") on a token: optional sign, optional 0x, hex digits. Returns

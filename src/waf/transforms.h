@@ -73,6 +73,17 @@ const char *xform_name(enum xform_id id);
 int xform_apply(enum xform_id id, const struct xform_env *env, struct arena *a, const char *in,
                 size_t inlen, const char **out, size_t *outlen);
 
+/* What can make t:id change a value, for callers that want to skip it:
+ * when no byte of the input is in set, t:id returns the input itself, or
+ * (XT_CASE) the input with its letters folded to lower case. The sets
+ * never hold a letter of one case without the other, so they also hold
+ * for the folded input, and a chain whose steps all miss a value leaves
+ * it unchanged up to case. XT_ALWAYS: no set can say (t:length, t:md5,
+ * ...). The sets are conservative: a byte in one may still leave a given
+ * value alone. */
+enum xform_trigger { XT_BYTES, XT_CASE, XT_ALWAYS };
+enum xform_trigger xform_triggers(enum xform_id id, uint8_t set[256]);
+
 /* Loads one code page of a unicode.mapping file. Returns 0, or -1 with err. */
 int xform_unicode_map_load(const char *path, unsigned codepage, struct xform_unicode_map *m,
                            char *err, size_t errlen);

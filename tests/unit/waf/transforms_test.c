@@ -1098,3 +1098,99 @@ TEST(xform_decoders_pass_plain_runs_through)
     }
     arena_free(a);
 }
+
+/* xform_triggers: on text made only of bytes outside a transformation's
+ * set, it gives the input back (or, XT_CASE, the input lower-cased); so
+ * does any chain of such steps on text outside all their sets. The text
+ * leans on punctuation and the decoders' neighbours, where a wrong set
+ * would show. */
+static size_t trig_text(unsigned *seed, const uint8_t *allowed, char *out, size_t max)
+{
+    static const char lean[] = "%+&\\#*-/.;,'\"^xX0()<>!=:@ \t\r\n\v\f\xa0\xc2\x80\xff";
+    size_t n = 0;
+    *seed = *seed * 1103515245u + 12345u;
+    size_t len = (*seed >> 16) % max;
+    while (n < len) {
+        *seed = *seed * 1103515245u + 12345u;
+        unsigned r = *seed >> 16;
+        unsigned char c = (r & 1) ? (unsigned char)lean[(r >> 1) % (sizeof(lean) - 1)]
+                                  : (unsigned char)(r >> 1);
+        if ((r & 6) == 6)
+            c = (unsigned char)("aZq9 /."[(r >> 3) % 7]);
+        if (allowed[c])
+            out[n++] = (char)c;
+    }
+    return n;
+}
+
+static bool is_lower_of(const char *o, size_t ol, const char *in, size_t n)
+{
+    if (ol != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if ((unsigned char)o[i] != (c >= 'A' && c <= 'Z' ? c + 32 : c))
+            return false;
+    }
+    return true;
+}
+
+TEST(xform_triggers_hold)
+{
+    struct arena *a = arena_new(1 << 22);
+    unsigned seed = 11;
+    char in[300];
+    for (int id = 0; id < XF__COUNT; id++) {
+        uint8_t set[256], allowed[256];
+        enum xform_trigger k = xform_triggers((enum xform_id)id, set);
+        if (k == XT_ALWAYS)
+            continue;
+        for (int c = 'a'; c <= 'z'; c++)
+            CHECK(set[c] == set[c - 32]);
+        for (int c = 0; c < 256; c++)
+            allowed[c] = !set[c];
+        for (int it = 0; it < 20000; it++) {
+            size_t n = trig_text(&seed, allowed, in, it % 10 ? 40 : sizeof in);
+            const char *o;
+            size_t ol;
+            int rc = xform_apply((enum xform_id)id, NULL, a, in, n, &o, &ol);
+            bool ok = k == XT_BYTES ? rc == 0 && o == in && ol == n
+                                    : rc >= 0 && is_lower_of(o, ol, in, n);
+            if (!ok) {
+                t_fail(t, __FILE__, __LINE__, "t:%s changed \"%.*s\" outside its set",
+                       xform_name((enum xform_id)id), (int)n, in);
+                break;
+            }
+            arena_reset(a);
+        }
+    }
+    /* chains: the union of the steps' sets */
+    for (int it = 0; it < 20000; it++) {
+        uint8_t set[256], allowed[256];
+        enum xform_id chain[4];
+        size_t nc = 1 + it % 4;
+        bool lower = false;
+        memset(allowed, 1, sizeof allowed);
+        for (size_t i = 0; i < nc; i++) {
+            do {
+                seed = seed * 1103515245u + 12345u;
+                chain[i] = (enum xform_id)((seed >> 16) % XF__COUNT);
+            } while (xform_triggers(chain[i], set) == XT_ALWAYS);
+            lower |= xform_triggers(chain[i], set) == XT_CASE;
+            for (int c = 0; c < 256; c++)
+                allowed[c] &= !set[c];
+        }
+        size_t n = trig_text(&seed, allowed, in, 60);
+        const char *cur = in;
+        size_t cl = n;
+        for (size_t i = 0; i < nc; i++)
+            CHECK(xform_apply(chain[i], NULL, a, cur, cl, &cur, &cl) >= 0);
+        if (lower ? !is_lower_of(cur, cl, in, n) : (cur != in || cl != n))
+            t_fail(t, __FILE__, __LINE__, "t:%s,%s,%s,%s changed \"%.*s\" to \"%.*s\"",
+                   xform_name(chain[0]), nc > 1 ? xform_name(chain[1]) : "",
+                   nc > 2 ? xform_name(chain[2]) : "", nc > 3 ? xform_name(chain[3]) : "",
+                   (int)n, in, (int)cl, cur);
+        arena_reset(a);
+    }
+    arena_free(a);
+}
