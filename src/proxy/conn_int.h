@@ -39,6 +39,10 @@
 #define UP_POOL_MAX 64
 #define UP_IDLE_MS 30000
 #define MAX_EVENTS 256
+/* deferred upstream writes are flushed at the end of a batch of events,
+ * or when this many wait (a request waits for a few others' rules at
+ * most) */
+#define DEFER_MAX 32
 #define TARGET_MAX 4096
 #define EVENT_MAX (64u * 1024)
 
@@ -105,6 +109,8 @@ struct conn {
     struct proxy_gen *hs_gen; /* held during the TLS handshake only */
     struct conn *next, *prev;
     struct conn *reap_next;
+    struct conn *defer_next; /* on the worker's deferred upstream writes */
+    bool up_deferred;
     enum cstate st;
     unsigned nreq;
     char peer_ip[64];
@@ -195,6 +201,10 @@ struct proxy_worker {
     size_t npool;
     struct conn *reap_c;
     struct upconn *reap_u;
+    /* requests ready for a pooled upstream connection, written after the
+     * batch of events that readied them (proxy_flush_upstream) */
+    struct conn *defer_head, **defer_tail;
+    unsigned ndefer;
     uint64_t now;
     unsigned long counter;
     bool stopping;
@@ -230,6 +240,7 @@ void proxy_new_uid(struct conn *c);
 void proxy_up_free(struct upconn *u);
 void proxy_up_close(struct upconn *u);
 void proxy_start_upstream(struct conn *c);
+void proxy_flush_upstream(struct proxy_worker *w);
 void proxy_up_event(struct upconn *u, uint32_t events);
 
 /* txlog.c: events and the access log */

@@ -332,6 +332,7 @@ void *proxy_worker_main(void *arg)
         run_timers(w);
         if (w->accept_paused && w->nconns < worker_max_conns(w))
             pause_accept(w, false);
+        proxy_flush_upstream(w); /* before reap: the list may name closed conns */
         reap(w);
     }
     while (w->conns)

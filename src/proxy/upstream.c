@@ -150,10 +150,35 @@ void proxy_start_upstream(struct conn *c)
     c->up = u;
     c->up_sent = 0;
     proxy_timer_set(w, &c->t, u->connecting ? TL_UPCONNECT : TL_UPSTREAM);
-    if (u->connecting)
+    if (u->connecting) {
         proxy_set_events(w, u->fd, u, &u->ev, EPOLLOUT);
-    else
-        up_write(c);
+    } else if (!c->up_deferred) {
+        /* written once the current batch of events is handled: the app
+         * then receives the batch's requests back to back and is woken
+         * once for them, not once each (a wake-up on another CPU costs
+         * more than a small request's whole send) */
+        c->up_deferred = true;
+        c->defer_next = NULL;
+        if (!w->defer_head)
+            w->defer_tail = &w->defer_head;
+        *w->defer_tail = c;
+        w->defer_tail = &c->defer_next;
+        if (++w->ndefer >= DEFER_MAX)
+            proxy_flush_upstream(w);
+    }
+}
+
+void proxy_flush_upstream(struct proxy_worker *w)
+{
+    /* a write that fails may retry, and so queue its connection again */
+    while (w->defer_head) {
+        struct conn *c = w->defer_head;
+        w->defer_head = c->defer_next;
+        w->ndefer--;
+        c->up_deferred = false;
+        if (!c->closed && c->st == S_UPSTREAM && c->up && !c->up->connecting)
+            up_write(c);
+    }
 }
 
 /* RFC 9110 9.2.2: a request that may be sent twice. */
