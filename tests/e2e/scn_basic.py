@@ -223,3 +223,41 @@ def scenario_expect_100_continue(t):
     r, _ = read_response(s)
     check(r.status == 403, "phase 1 block instead of 100: %d" % r.status)
     s.close()
+
+
+def scenario_concurrent_keepalive_clients_get_their_own_answers(t):
+    # the proxy writes a batch's requests upstream after the batch: under
+    # load every client must still get the answer to its own request
+    import threading
+    o = t.origin(lambda r: (200, [("Content-Type", "text/plain")], r.target.encode() + b"\n"))
+    p = t.proxy(["--upstream", "127.0.0.1:%d" % o.port] + rules_args())
+    errors = []
+
+    def client(i):
+        try:
+            s = connect(p.port)
+            for j in range(40):
+                attack = j % 7 == 3
+                path = "/c%d/r%d?q=%s" % (i, j, "attack" if attack else "fine")
+                s.sendall(("GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path).encode())
+                r, rest = read_response(s)
+                want = 403 if attack else 200
+                if r is None or r.status != want or rest or \
+                        (not attack and r.body != path.encode() + b"\n"):
+                    errors.append("client %d request %d: %s" % (i, j, r and (r.status, r.body[:60])))
+                    return
+                if (r.header("Connection") or "").lower() == "close":
+                    s.close()  # a block ends the connection
+                    s = connect(p.port)
+            s.close()
+        except OSError as e:
+            errors.append("client %d: %s" % (i, e))
+
+    th = [threading.Thread(target=client, args=(i,)) for i in range(48)]
+    for x in th:
+        x.start()
+    for x in th:
+        x.join(60)
+    check(not errors, "every answer matches its request: %s" % errors[:3])
+    passed = 48 * sum(1 for j in range(40) if j % 7 != 3)
+    check(len(o.requests) == passed, "the origin saw each passed request once: %d" % len(o.requests))
