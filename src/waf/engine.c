@@ -423,11 +423,12 @@ long long waf_num(const char *s, size_t n)
     return neg ? -v : v;
 }
 
+/* TX:0 .. TX:9 */
 static void set_capture(struct waf_tx *tx, int idx, const char *p, size_t n)
 {
-    char k[4];
-    int kl = snprintf(k, sizeof k, "%d", idx);
-    map_set(tx, &tx->maps[V_TX], k, (size_t)kl, p, n);
+    char k = (char)('0' + idx);
+    if (idx >= 0 && idx <= 9)
+        map_set(tx, &tx->maps[V_TX], &k, 1, p, n);
 }
 
 static bool memmem_ci_word(const char *h, size_t hn, const char *w, size_t wn)
