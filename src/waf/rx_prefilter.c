@@ -21,11 +21,19 @@
  * suffixes times the right part's prefixes: "d" then (?:eclare|iv) needs
  * "declare" or "div", not just "iv"); the requirement is the best of all
  * of these. Alternation unions each set; optional or repeated-from-zero
- * parts lose their requirement and leave only the empty prefix/suffix. */
+ * parts lose their requirement and leave only the empty prefix/suffix.
+ *
+ * Loading CRS runs this for every @rx under each tier, so it avoids work
+ * that cannot change a result: working nodes live in frames reused by depth
+ * (no allocation per node), big sets get a hash index for duplicates, a
+ * tier whose absent bytes the pattern never looks at is not analysed, and
+ * a group's result is reused from an earlier tier when none of the bytes it
+ * looks at became absent (struct memo). */
 #include "waf/rx_prefilter.h"
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +61,36 @@ struct node {
     bool never; /* matches nothing (only under an absent-byte assumption) */
 };
 
+/* A hash index of a set's literals, for adding many to a big set: slot[h]
+ * is 1 + the index of a literal, 0 when empty (open addressing; at most
+ * SET_MAX of IX_SLOTS used). Built (slots cleared) by the first set_add_ix
+ * that finds the set at IX_MIN or more, so a user only sets on = false;
+ * valid while only set_add_ix changes the set. */
+#define IX_SLOTS 256
+#define IX_MIN 8
+_Static_assert(SET_MAX < IX_SLOTS && SET_MAX < 256, "an index slot holds 1 + a literal's index");
+
+struct lset_ix {
+    bool on;
+    uint8_t slot[IX_SLOTS];
+};
+
+/* The working nodes of one nesting level: parse_alt's branch and its
+ * indexes, parse_seq's atom and products. A group's contents use the next
+ * level's frame (and the group's node is the atom of this level's). */
+struct frame {
+    struct node a, branch;
+    struct lset t;
+    struct lset_ix ix[4];
+};
+
+/* Frames by depth, allocated when a depth is first reached and reused by
+ * every analysis that shares the scratch (the tiers of one pattern). */
+struct scratch {
+    struct node root;
+    struct frame *f[DEPTH_MAX + 1];
+};
+
 struct parser {
     const unsigned char *p;
     size_t n, i;
@@ -61,7 +99,168 @@ struct parser {
     bool extended; /* (?x): whitespace and # comments are not literals */
     bool multiline; /* (?m) seen: ^ is no longer the subject's start */
     const bool *absent; /* bytes assumed not to occur in the subject, or NULL */
+    /* the bytes whose absence the analysis looks at (literal atoms, the
+     * bytes of small classes) in the current group, nested ones included:
+     * its result depends on absent[] only through these */
+    uint64_t used[4];
+    struct scratch *scr;
+    struct memo *memo; /* or NULL */
 };
+
+static void use_byte(struct parser *ps, unsigned char c)
+{
+    ps->used[c >> 6] |= (uint64_t)1 << (c & 63);
+}
+
+/* Group results kept from one tier's analysis of a pattern for the next
+ * tiers': the parse is the same whatever is absent, and a group whose used
+ * bytes gain no absent byte between two tiers has the same result. */
+#define MEMO_MAX_BYTES (4u << 20)
+
+struct memo_ent {
+    size_t end;               /* just after the group's ')' */
+    bool extended, multiline; /* the parser's flags there */
+    int tier;                 /* the node is the group's result under it */
+    uint64_t used[4];         /* the group's used bytes */
+    size_t off;               /* the node, in buf */
+};
+
+struct memo {
+    uint32_t *at; /* by position of a group's body: 1 + its entry, 0 none */
+    struct memo_ent *e;
+    size_t ne, cap;
+    unsigned char *buf; /* saved nodes (only their sets' used parts) */
+    size_t nbuf, capbuf;
+    int tier;                         /* of the analysis running */
+    uint64_t absent[RX_TIERS + 1][4]; /* the bytes tier k assumes absent */
+};
+
+/* true when some used byte is absent under tier k but not under tier j < k */
+static bool memo_gains(const struct memo *m, const uint64_t used[4], int j, int k)
+{
+    uint64_t x = 0;
+    for (int w = 0; w < 4; w++)
+        x |= used[w] & m->absent[k][w] & ~m->absent[j][w];
+    return x != 0;
+}
+
+#define SET_HEAD offsetof(struct lset, v)
+
+static size_t set_size(const struct lset *s) { return SET_HEAD + s->n * sizeof s->v[0]; }
+
+static unsigned char *set_save(unsigned char *b, const struct lset *s)
+{
+    memcpy(b, s, set_size(s));
+    return b + set_size(s);
+}
+
+static const unsigned char *set_load(struct lset *s, const unsigned char *b)
+{
+    memcpy(s, b, SET_HEAD);
+    memcpy(s->v, b + SET_HEAD, s->n * sizeof s->v[0]);
+    return b + set_size(s);
+}
+
+/* The group whose body starts at pos, when its saved result holds under
+ * the running tier: its node in out, the parser past it. */
+static bool memo_load(struct parser *ps, size_t pos, struct node *out)
+{
+    struct memo *m = ps->memo;
+    if (!m || !m->at[pos])
+        return false;
+    const struct memo_ent *e = &m->e[m->at[pos] - 1];
+    if (memo_gains(m, e->used, e->tier, m->tier))
+        return false;
+    const unsigned char *b = m->buf + e->off;
+    b = set_load(&out->exact, b);
+    b = set_load(&out->pre, b);
+    b = set_load(&out->suf, b);
+    b = set_load(&out->req, b);
+    out->never = *b != 0;
+    ps->i = e->end;
+    ps->extended = e->extended;
+    ps->multiline = e->multiline;
+    for (int w = 0; w < 4; w++)
+        ps->used[w] |= e->used[w];
+    return true;
+}
+
+/* Saves the result of the group whose body starts at pos (the parser is
+ * past it, ps->used is the group's) unless the next tier changes it: the
+ * absent bytes only grow with the tier, so no later tier could use it
+ * either. Best effort: without memory, nothing is saved. */
+static void memo_save(struct parser *ps, size_t pos, const struct node *n)
+{
+    struct memo *m = ps->memo;
+    if (!m || m->tier == RX_TIERS || memo_gains(m, ps->used, m->tier, m->tier + 1))
+        return;
+    size_t need = set_size(&n->exact) + set_size(&n->pre) + set_size(&n->suf) +
+                  set_size(&n->req) + 1;
+    if (m->nbuf + need > MEMO_MAX_BYTES)
+        return;
+    if (m->nbuf + need > m->capbuf) {
+        size_t cap = m->capbuf ? m->capbuf : 16384;
+        while (cap < m->nbuf + need)
+            cap *= 2;
+        unsigned char *nb = realloc(m->buf, cap);
+        if (!nb)
+            return;
+        m->buf = nb;
+        m->capbuf = cap;
+    }
+    struct memo_ent *e;
+    if (m->at[pos]) {
+        e = &m->e[m->at[pos] - 1];
+    } else {
+        if (m->ne == m->cap) {
+            size_t cap = m->cap ? 2 * m->cap : 64;
+            struct memo_ent *ne = realloc(m->e, cap * sizeof *ne);
+            if (!ne)
+                return;
+            m->e = ne;
+            m->cap = cap;
+        }
+        e = &m->e[m->ne++];
+        m->at[pos] = (uint32_t)m->ne;
+    }
+    e->end = ps->i;
+    e->extended = ps->extended;
+    e->multiline = ps->multiline;
+    e->tier = m->tier;
+    memcpy(e->used, ps->used, sizeof e->used);
+    e->off = m->nbuf;
+    unsigned char *b = m->buf + m->nbuf;
+    b = set_save(b, &n->exact);
+    b = set_save(b, &n->pre);
+    b = set_save(b, &n->suf);
+    b = set_save(b, &n->req);
+    *b = n->never;
+    m->nbuf += need;
+}
+
+static struct frame *frame_get(struct parser *ps)
+{
+    struct frame **f = &ps->scr->f[ps->depth];
+    if (!*f)
+        *f = malloc(sizeof **f);
+    return *f;
+}
+
+static struct scratch *scratch_new(void)
+{
+    struct scratch *scr = malloc(sizeof *scr); /* not calloc: the root needs no clearing */
+    if (scr)
+        for (size_t d = 0; d <= DEPTH_MAX; d++)
+            scr->f[d] = NULL;
+    return scr;
+}
+
+static void scratch_free(struct scratch *scr)
+{
+    for (size_t d = 0; d <= DEPTH_MAX; d++)
+        free(scr->f[d]);
+    free(scr);
+}
 
 /* Sets are big fixed arrays; copy only the used part. */
 static void set_copy(struct lset *d, const struct lset *s)
@@ -110,6 +309,59 @@ static bool set_add(struct lset *s, const struct lit *l)
     return true;
 }
 
+/* from the length and the first, middle and last 8 bytes: cheap, and
+ * collisions only cost a longer probe */
+static size_t lit_hash(const unsigned char *b, size_t n)
+{
+    uint64_t x = 0, y = 0, z = 0;
+    if (n >= 8) {
+        memcpy(&x, b, 8);
+        memcpy(&y, b + n - 8, 8);
+        if (n > 16)
+            memcpy(&z, b + n / 2 - 4, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            x = x << 8 | b[i];
+    }
+    uint64_t h = (x ^ n) * 0x9e3779b97f4a7c15u;
+    h = (h ^ y ^ h >> 29) * 0xbf58476d1ce4e5b9u;
+    h = (h ^ z ^ h >> 32) * 0x94d049bb133111ebu;
+    return (size_t)(h >> 56) & (IX_SLOTS - 1);
+}
+
+static void ix_put(struct lset_ix *ix, const struct lset *s, size_t k)
+{
+    size_t h = lit_hash(s->v[k].s, s->v[k].n);
+    while (ix->slot[h])
+        h = (h + 1) & (IX_SLOTS - 1);
+    ix->slot[h] = (uint8_t)(k + 1);
+}
+
+/* set_add, the same result in the same order */
+static bool set_add_ix(struct lset *s, struct lset_ix *ix, const struct lit *l)
+{
+    if (!ix->on) {
+        if (s->n < IX_MIN)
+            return set_add(s, l);
+        memset(ix->slot, 0, sizeof ix->slot);
+        for (size_t k = 0; k < s->n; k++)
+            ix_put(ix, s, k);
+        ix->on = true;
+    }
+    size_t h = lit_hash(l->s, l->n);
+    for (; ix->slot[h]; h = (h + 1) & (IX_SLOTS - 1)) {
+        const struct lit *e = &s->v[ix->slot[h] - 1];
+        if (e->n == l->n && memcmp(e->s, l->s, l->n) == 0)
+            return true;
+    }
+    if (s->n >= SET_MAX)
+        return false;
+    s->v[s->n] = *l;
+    ix->slot[h] = (uint8_t)(s->n + 1);
+    s->n++;
+    return true;
+}
+
 /* Score of a requirement: its shortest literal decides how often it passes
  * by chance; fewer literals are cheaper. Empty literal = no requirement. */
 #define BOS_SCORE_LEN 3 /* a start-anchored check costs about a 3-byte literal */
@@ -127,79 +379,100 @@ static int req_score(const struct lset *s)
     return min * 1000 - (int)s->n;
 }
 
-static void pick_best(struct lset *dst, const struct lset *cand)
+/* *score is req_score(dst), kept by the caller */
+static void pick_best(struct lset *dst, int *score, const struct lset *cand)
 {
-    if (req_score(cand) > req_score(dst))
+    int c = req_score(cand);
+    if (c > *score) {
         set_copy(dst, cand);
-}
-
-/* a.exact x b.exact, NULL-safe; false when it grows past SET_MAX */
-static bool cross(struct lset *out, const struct lset *a, const struct lset *b)
-{
-    struct lset *r = malloc(sizeof *r);
-    if (!r)
-        return false;
-    r->valid = true;
-    r->bos = false;
-    r->n = 0;
-    bool ok = true;
-    for (size_t i = 0; i < a->n && ok; i++) {
-        for (size_t j = 0; j < b->n && ok; j++) {
-            struct lit l;
-            size_t n1 = a->v[i].n, n2 = b->v[j].n;
-            if (n1 + n2 > LIT_MAX_LEN) {
-                ok = false;
-                break;
-            }
-            memcpy(l.s, a->v[i].s, n1);
-            memcpy(l.s + n1, b->v[j].s, n2);
-            l.n = (unsigned char)(n1 + n2);
-            ok = set_add(r, &l);
-        }
+        *score = c;
     }
-    if (ok)
-        set_copy(out, r);
-    free(r);
-    return ok;
 }
 
-/* a x b for prefixes/suffixes/junctions: a string longer than a literal
- * keeps its first (keep_front) or last LIT_MAX_LEN bytes, which is still a
- * prefix (suffix, substring) of every match; false when the set grows past
- * SET_MAX or a side is none. */
-static bool cross_trunc(struct lset *out, const struct lset *a, const struct lset *b,
-                        bool keep_front)
+/* out = a x b. JOIN_WHOLE (exact strings): false when a string grows past
+ * LIT_MAX_LEN. JOIN_FRONT and JOIN_BACK (prefixes, suffixes, junctions): a
+ * string longer than a literal keeps its first or last LIT_MAX_LEN bytes,
+ * which is still a prefix (suffix, substring) of every match. False too
+ * when the set grows past SET_MAX or a side is none (out is then garbage).
+ * out is neither a nor b. */
+enum join { JOIN_WHOLE, JOIN_FRONT, JOIN_BACK };
+
+static bool cross_join(struct lset *out, const struct lset *a, const struct lset *b,
+                       enum join how)
 {
     if (!a->valid || !b->valid)
         return false;
-    struct lset *r = malloc(sizeof *r);
-    if (!r)
-        return false;
-    r->valid = true;
-    r->bos = false;
-    r->n = 0;
-    bool ok = true;
-    for (size_t i = 0; i < a->n && ok; i++) {
-        for (size_t j = 0; j < b->n && ok; j++) {
-            unsigned char t[2 * LIT_MAX_LEN];
-            size_t n1 = a->v[i].n, n2 = b->v[j].n;
-            memcpy(t, a->v[i].s, n1);
-            memcpy(t + n1, b->v[j].s, n2);
-            size_t n = n1 + n2, off = 0;
-            if (n > LIT_MAX_LEN) {
-                off = keep_front ? 0 : n - LIT_MAX_LEN;
-                n = LIT_MAX_LEN;
-            }
+    struct lset_ix ix;
+    ix.on = false;
+    out->valid = true;
+    out->bos = false;
+    out->n = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        for (size_t j = 0; j < b->n; j++) {
+            const struct lit *x = &a->v[i], *y = &b->v[j];
+            size_t n1 = x->n, n2 = y->n;
             struct lit l;
-            memcpy(l.s, t + off, n);
-            l.n = (unsigned char)n;
-            ok = set_add(r, &l);
+            if (n1 + n2 <= LIT_MAX_LEN) {
+                memcpy(l.s, x->s, n1);
+                memcpy(l.s + n1, y->s, n2);
+                l.n = (unsigned char)(n1 + n2);
+            } else if (how == JOIN_WHOLE) {
+                return false;
+            } else if (how == JOIN_FRONT) {
+                memcpy(l.s, x->s, n1);
+                memcpy(l.s + n1, y->s, LIT_MAX_LEN - n1);
+                l.n = LIT_MAX_LEN;
+            } else {
+                size_t off = n1 + n2 - LIT_MAX_LEN; /* bytes dropped from the front */
+                if (off < n1) {
+                    memcpy(l.s, x->s + off, n1 - off);
+                    memcpy(l.s + n1 - off, y->s, n2);
+                } else {
+                    memcpy(l.s, y->s + (off - n1), LIT_MAX_LEN);
+                }
+                l.n = LIT_MAX_LEN;
+            }
+            if (!set_add_ix(out, &ix, &l))
+                return false;
         }
     }
-    if (ok)
-        set_copy(out, r);
-    free(r);
-    return ok;
+    return true;
+}
+
+/* An upper bound of req_score(a x b) (cross_join): its shortest literal
+ * is the two shortest joined, and it has at least one literal. */
+static int cross_score_bound(const struct lset *a, const struct lset *b)
+{
+    if (!a->valid || !b->valid || a->n == 0 || b->n == 0)
+        return -1;
+    size_t m = 2 * LIT_MAX_LEN;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].n < m)
+            m = a->v[i].n;
+    size_t mb = LIT_MAX_LEN;
+    for (size_t j = 0; j < b->n; j++)
+        if (b->v[j].n < mb)
+            mb = b->v[j].n;
+    m += mb;
+    if (m > LIT_MAX_LEN)
+        m = LIT_MAX_LEN;
+    return m == 0 ? -1 : (int)m * 1000 - 1;
+}
+
+/* s = s x {y} in place, when no string grows past LIT_MAX_LEN (then the
+ * strings stay distinct: the same as cross_join); false, s
+ * untouched, otherwise. */
+static bool append_one(struct lset *s, const struct lit *y)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].n + y->n > LIT_MAX_LEN)
+            return false;
+    for (size_t i = 0; i < s->n; i++) {
+        memcpy(s->v[i].s + s->v[i].n, y->s, y->n);
+        s->v[i].n = (unsigned char)(s->v[i].n + y->n);
+    }
+    s->bos = false;
+    return true;
 }
 
 static void set_empty_str(struct lset *s)
@@ -210,34 +483,51 @@ static void set_empty_str(struct lset *s)
     s->v[0].n = 0;
 }
 
-/* dst = dst u src; none when either is none or the union is too big */
-static void set_union(struct lset *dst, const struct lset *src)
+/* dst = dst u src; none when either is none or the union is too big. ix
+ * is dst's index, kept over the branches of an alternation. */
+static void set_union(struct lset *dst, struct lset_ix *ix, const struct lset *src)
 {
     if (!dst->valid || !src->valid) {
         set_none(dst);
         return;
     }
     for (size_t k = 0; k < src->n; k++)
-        if (!set_add(dst, &src->v[k])) {
+        if (!set_add_ix(dst, ix, &src->v[k])) {
             set_none(dst);
             return;
         }
 }
 
 /* Keeps only the first len bytes of every literal, merging duplicates: a
- * prefix of a required literal is required too (a weaker requirement). */
+ * prefix of a required literal is required too (a weaker requirement).
+ * A set has no duplicates, so only literals cut to len can collide, and
+ * only with one of length len. */
 static void set_truncate(struct lset *s, size_t len)
 {
+    size_t i = 0;
+    while (i < s->n && s->v[i].n <= len)
+        i++;
+    if (i == s->n)
+        return; /* nothing to cut (a union of short literals hits this often) */
+    struct lset_ix ix; /* the literals of length len kept so far */
+    memset(ix.slot, 0, sizeof ix.slot);
     size_t n = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        struct lit l = s->v[i];
-        if (l.n > len)
-            l.n = (unsigned char)len;
+    for (i = 0; i < s->n; i++) {
+        struct lit *l = &s->v[i];
+        size_t h = 0;
         bool dup = false;
-        for (size_t k = 0; k < n && !dup; k++)
-            dup = s->v[k].n == l.n && memcmp(s->v[k].s, l.s, l.n) == 0;
-        if (!dup)
-            s->v[n++] = l;
+        if (l->n >= len) {
+            l->n = (unsigned char)len;
+            for (h = lit_hash(l->s, len); ix.slot[h] && !dup; h = (h + 1) & (IX_SLOTS - 1))
+                dup = memcmp(s->v[ix.slot[h] - 1].s, l->s, len) == 0;
+        }
+        if (dup)
+            continue;
+        if (n != i)
+            s->v[n] = *l;
+        if (s->v[n].n == len)
+            ix.slot[h] = (uint8_t)(n + 1);
+        n++;
     }
     s->n = n;
 }
@@ -245,8 +535,8 @@ static void set_truncate(struct lset *s, size_t len)
 /* dst = dst u src for requirements. A union too big for a set is made to
  * fit by shortening the literals (CRS's long alternations of "process.x",
  * "process.y"... become "process"), down to three bytes; false if even
- * that does not fit. */
-static bool req_union(struct lset *dst, const struct lset *src)
+ * that does not fit. ix as for set_union. */
+static bool req_union(struct lset *dst, struct lset_ix *ix, const struct lset *src)
 {
     size_t k = 0;
     for (size_t len = LIT_MAX_LEN;; len = len > 8 ? len / 2 : len - 1) {
@@ -254,7 +544,7 @@ static bool req_union(struct lset *dst, const struct lset *src)
             struct lit l = src->v[k];
             if (l.n > len)
                 l.n = (unsigned char)len;
-            if (!set_add(dst, &l))
+            if (!set_add_ix(dst, ix, &l))
                 break;
         }
         if (k == src->n)
@@ -262,6 +552,7 @@ static bool req_union(struct lset *dst, const struct lset *src)
         if (len <= 3)
             return false;
         set_truncate(dst, len > 8 ? len / 2 : len - 1);
+        ix->on = false; /* the literals moved */
     }
 }
 
@@ -376,6 +667,7 @@ static void parse_class(struct parser *ps, struct node *out)
 {
     bool neg = false;
     bool set[256] = {false};
+    int smin = 256, smax = -1; /* the bytes of set are in [smin, smax] */
     bool open = false; /* contains a class escape or a wide range */
     if (peek(ps) == '^') {
         neg = true;
@@ -438,11 +730,14 @@ static void parse_class(struct parser *ps, struct node *out)
                 return;
             }
         }
-        if (hi - lo > 8)
+        if (hi - lo > 8) {
             open = true;
-        else
+        } else {
             for (int k = lo; k <= hi; k++)
                 set[k] = true;
+            smin = lo < smin ? lo : smin;
+            smax = hi > smax ? hi : smax;
+        }
     }
     set_none(&out->exact);
     set_none(&out->req);
@@ -451,31 +746,30 @@ static void parse_class(struct parser *ps, struct node *out)
     out->never = false;
     if (neg || open)
         return;
-    if (ps->absent) {
-        bool any = false;
-        for (int k = 0; k < 256; k++) {
-            if (set[k] && ps->absent[k])
-                set[k] = false;
-            any |= set[k];
-        }
-        if (!any) {
-            out->never = true; /* every byte of the class is absent */
-            return;
-        }
-    }
-    /* case folds together: count distinct lower-case bytes */
+    /* the bytes not assumed absent, case folded together: count distinct
+     * lower-case bytes (more than 6 is too many to be worth it) */
     struct lset s;
     s.valid = true;
     s.bos = false;
     s.n = 0;
-    for (int k = 0; k < 256; k++) {
+    bool any = false;
+    for (int k = smin; k <= smax; k++) {
         if (!set[k])
             continue;
-        unsigned char b = (unsigned char)tolower(k);
-        struct lit l = {.n = 1};
-        l.s[0] = b;
-        if (!set_add(&s, &l))
-            return;
+        use_byte(ps, (unsigned char)k);
+        if (ps->absent && ps->absent[k])
+            continue;
+        any = true;
+        if (s.n <= 6) {
+            struct lit l;
+            l.s[0] = (unsigned char)tolower(k);
+            l.n = 1;
+            set_add(&s, &l);
+        }
+    }
+    if (ps->absent && !any) {
+        out->never = true; /* every byte of the class is absent */
+        return;
     }
     if (s.n == 0 || s.n > 6)
         return;
@@ -485,8 +779,9 @@ static void parse_class(struct parser *ps, struct node *out)
     set_copy(&out->suf, &s);
 }
 
-static void atom_literal(const struct parser *ps, struct node *out, unsigned char c)
+static void atom_literal(struct parser *ps, struct node *out, unsigned char c)
 {
+    use_byte(ps, c);
     out->never = ps->absent && ps->absent[c];
     unsigned char b = (unsigned char)tolower(c);
     set_one(&out->exact, &b, 1);
@@ -633,24 +928,29 @@ static bool parse_atom(struct parser *ps, struct node *out)
             atom_empty(out);
             return true;
         }
-        struct node *inner = malloc(sizeof *inner);
-        if (!inner) {
-            ps->fail = true;
-            return false;
+        size_t body = ps->i;
+        if (memo_load(ps, body, out)) {
+            ps->depth--;
+            if (lookaround)
+                atom_empty(out);
+            return true;
         }
-        parse_alt(ps, inner);
+        uint64_t outer[4]; /* the enclosing group's used bytes */
+        memcpy(outer, ps->used, sizeof outer);
+        memset(ps->used, 0, sizeof ps->used);
+        parse_alt(ps, out);
         if (peek(ps) != ')') {
-            free(inner);
             ps->fail = true;
             return false;
         }
         ps->i++;
+        if (!ps->fail)
+            memo_save(ps, body, out);
+        for (int w = 0; w < 4; w++)
+            ps->used[w] |= outer[w];
         ps->depth--;
         if (lookaround)
             atom_empty(out); /* zero-width: requires nothing we can use */
-        else
-            node_copy(out, inner);
-        free(inner);
         return true;
     }
     case '*': case '+': case '?': case '{':
@@ -759,72 +1059,69 @@ static void apply_quant(struct parser *ps, struct node *a)
 
 /* A sequence of quantified atoms, folded left to right into acc (see the
  * header comment); the sequence is exact only if every atom was. */
-static void parse_seq(struct parser *ps, struct node *out)
+static void parse_seq(struct parser *ps, struct node *acc)
 {
-    struct node *a = malloc(sizeof *a), *acc = malloc(sizeof *acc);
-    struct lset *t = malloc(sizeof *t), *np = malloc(sizeof *np), *nsuf = malloc(sizeof *nsuf);
-    if (!a || !acc || !t || !np || !nsuf) {
-        free(a);
-        free(acc);
-        free(t);
-        free(np);
-        free(nsuf);
+    struct frame *f = frame_get(ps);
+    if (!f) {
         ps->fail = true;
         return;
     }
+    struct node *a = &f->a;
+    struct lset *t = &f->t; /* a product, used at once */
     set_empty_str(&acc->exact);
     set_empty_str(&acc->pre);
     set_empty_str(&acc->suf);
     set_none(&acc->req);
+    int best = -1; /* req_score(&acc->req) */
     acc->never = false;
-    while (!ps->fail && parse_atom(ps, a)) {
+    /* an atom that failed to parse may be left unset: stop before using it */
+    while (!ps->fail && parse_atom(ps, a) && !ps->fail) {
         apply_quant(ps, a);
         acc->never |= a->never;
-        pick_best(&acc->req, &a->req);
-        if (cross_trunc(t, &acc->suf, &a->pre, true))
-            pick_best(&acc->req, t); /* across the junction */
+        pick_best(&acc->req, &best, &a->req);
+        /* across the junction, unless it cannot beat what we have */
+        if (cross_score_bound(&acc->suf, &a->pre) > best &&
+            cross_join(t, &acc->suf, &a->pre, JOIN_FRONT))
+            pick_best(&acc->req, &best, t);
         /* prefixes grow while everything so far is exact */
-        if (acc->exact.valid) {
-            if (!cross_trunc(np, &acc->exact, &a->pre, true))
-                set_copy(np, &acc->exact);
-        } else {
-            set_copy(np, &acc->pre);
+        if (acc->exact.valid && !cross_join(&acc->pre, &acc->exact, &a->pre, JOIN_FRONT))
+            set_copy(&acc->pre, &acc->exact);
+        /* suffixes: the atom's, extended backwards when the atom is exact
+         * (a single literal needs no new set) */
+        if (!a->exact.valid) {
+            set_copy(&acc->suf, &a->suf);
+        } else if (!(acc->suf.valid && a->exact.n == 1 && append_one(&acc->suf, &a->exact.v[0]))) {
+            if (cross_join(t, &acc->suf, &a->exact, JOIN_BACK))
+                set_copy(&acc->suf, t);
+            else
+                set_copy(&acc->suf, &a->exact);
         }
-        /* suffixes: the atom's, extended backwards when the atom is exact */
-        if (a->exact.valid) {
-            if (!cross_trunc(nsuf, &acc->suf, &a->exact, false))
-                set_copy(nsuf, &a->exact);
-        } else {
-            set_copy(nsuf, &a->suf);
-        }
-        if (acc->exact.valid && a->exact.valid) {
-            if (!cross(&acc->exact, &acc->exact, &a->exact))
+        if (!acc->exact.valid || !a->exact.valid) {
+            set_none(&acc->exact);
+        } else if (a->exact.n == 1) {
+            if (!append_one(&acc->exact, &a->exact.v[0]))
                 set_none(&acc->exact);
+        } else if (cross_join(t, &acc->exact, &a->exact, JOIN_WHOLE)) {
+            set_copy(&acc->exact, t);
         } else {
             set_none(&acc->exact);
         }
-        set_copy(&acc->pre, np);
-        set_copy(&acc->suf, nsuf);
-        pick_best(&acc->req, &acc->pre);
-        pick_best(&acc->req, &acc->suf);
-        pick_best(&acc->req, &acc->exact);
+        pick_best(&acc->req, &best, &acc->pre);
+        pick_best(&acc->req, &best, &acc->suf);
+        pick_best(&acc->req, &best, &acc->exact);
     }
-    node_copy(out, acc);
-    free(a);
-    free(acc);
-    free(t);
-    free(np);
-    free(nsuf);
 }
 
 static void parse_alt(struct parser *ps, struct node *out)
 {
-    struct node *branch = malloc(sizeof *branch);
-    if (!branch) {
-        ps->fail = true;
-        return;
-    }
     parse_seq(ps, out);
+    if (ps->fail)
+        return;
+    struct frame *f = ps->scr->f[ps->depth]; /* parse_seq made it */
+    struct node *branch = &f->branch;
+    struct lset_ix *ix = f->ix; /* of out's exact, pre, suf, req */
+    for (int k = 0; k < 4; k++)
+        ix[k].on = false;
     while (!ps->fail && peek(ps) == '|') {
         ps->i++;
         parse_seq(ps, branch);
@@ -833,22 +1130,23 @@ static void parse_alt(struct parser *ps, struct node *out)
             continue;
         if (out->never) {
             node_copy(out, branch);
+            for (int k = 0; k < 4; k++)
+                ix[k].on = false;
             continue;
         }
         /* requirement of an alternation: the union, if every branch has one */
         if (out->req.valid && branch->req.valid && req_score(&branch->req) > 0 &&
             req_score(&out->req) > 0) {
             out->req.bos |= branch->req.bos;
-            if (!req_union(&out->req, &branch->req))
+            if (!req_union(&out->req, &ix[3], &branch->req))
                 set_none(&out->req);
         } else {
             set_none(&out->req);
         }
-        set_union(&out->exact, &branch->exact);
-        set_union(&out->pre, &branch->pre);
-        set_union(&out->suf, &branch->suf);
+        set_union(&out->exact, &ix[0], &branch->exact);
+        set_union(&out->pre, &ix[1], &branch->pre);
+        set_union(&out->suf, &ix[2], &branch->suf);
     }
-    free(branch);
 }
 
 /* Bytes that make a one-byte requirement worth checking: rare in ordinary
@@ -881,7 +1179,7 @@ void rx_tier_table(uint8_t tier[256])
 
 /* min literal length first, then fewer literals; an empty set (nothing
  * can match) beats everything */
-static long lits_score(const struct rx_lits *l)
+long rx_lits_score(const struct rx_lits *l)
 {
     if (l->n == 0 && !l->bos)
         return 1L << 30;
@@ -892,26 +1190,87 @@ static long lits_score(const struct rx_lits *l)
     return (long)min * 1000 - (long)l->n;
 }
 
+/* The requirement under absent (NULL: none), with the scratch's frames and
+ * the memo of the pattern's other tiers (or NULL); sets used[] (see struct
+ * parser) for the whole pattern when it is not NULL. */
+static struct rx_lits *analyse(const char *pattern, size_t len, const bool absent[256],
+                               struct scratch *scr, struct memo *memo, uint64_t used[4])
+{
+    struct parser ps = {.p = (const unsigned char *)pattern, .n = len, .absent = absent,
+                        .scr = scr, .memo = memo};
+    struct node *root = &scr->root;
+    parse_alt(&ps, root);
+    if (used)
+        memcpy(used, ps.used, sizeof ps.used);
+    if (ps.fail || ps.i != ps.n)
+        return NULL;
+    if (root->never) {
+        /* nothing can match a subject without the absent bytes: the empty
+         * set (no literal can be found, so such a subject is rejected) */
+        return calloc(1, sizeof(struct rx_lits));
+    }
+    if (req_score(&root->req) <= 0)
+        return NULL;
+    for (size_t i = 0; i < root->req.n; i++)
+        if (root->req.v[i].n == 1 && !rare_byte(root->req.v[i].s[0]))
+            return NULL; /* a common single byte would pass almost every value */
+    struct rx_lits *out = malloc(sizeof *out);
+    if (!out)
+        return NULL;
+    out->n = root->req.n;
+    out->bos = root->req.bos;
+    for (size_t i = 0; i < root->req.n; i++) {
+        memcpy(out->v[i].s, root->req.v[i].s, root->req.v[i].n);
+        out->v[i].n = root->req.v[i].n;
+    }
+    return out;
+}
+
 size_t rx_prefilter_lits_tiers(const char *pattern, size_t len, struct rx_lits *out[RX_TIERS + 1])
 {
     uint8_t t[256];
     rx_tier_table(t);
+    for (int k = 0; k <= RX_TIERS; k++)
+        out[k] = NULL;
+    struct scratch *scr = scratch_new();
+    struct memo m = {.at = calloc(len + 1, sizeof *m.at)}; /* none if NULL */
+    if (!scr) {
+        free(m.at);
+        return 0;
+    }
+    for (int k = 0; k <= RX_TIERS; k++)
+        for (int c = 0; c < 256; c++)
+            if (t[c] <= k)
+                m.absent[k][c >> 6] |= (uint64_t)1 << (c & 63);
+    /* The result depends on the absent bytes only through the used ones:
+     * a tier that adds none of them gets the result of the last tier
+     * analysed, which can be no better than the best so far (NULL). */
+    uint64_t used[4] = {0};
+    int last = 0;
     size_t got = 0;
     long best = -1;
     for (int k = 0; k <= RX_TIERS; k++) {
+        if (k > 0 && !memo_gains(&m, used, last, k))
+            continue;
         bool absent[256];
         for (int c = 0; c < 256; c++)
             absent[c] = t[c] <= k;
-        out[k] = rx_prefilter_lits_absent(pattern, len, k ? absent : NULL);
-        if (out[k] && lits_score(out[k]) <= best) {
+        m.tier = k;
+        out[k] = analyse(pattern, len, k ? absent : NULL, scr, m.at ? &m : NULL, k ? NULL : used);
+        last = k;
+        if (out[k] && rx_lits_score(out[k]) <= best) {
             free(out[k]); /* no better than a weaker assumption's: useless */
             out[k] = NULL;
         }
         if (out[k]) {
-            best = lits_score(out[k]);
+            best = rx_lits_score(out[k]);
             got++;
         }
     }
+    scratch_free(scr);
+    free(m.at);
+    free(m.e);
+    free(m.buf);
     return got;
 }
 
@@ -922,36 +1281,11 @@ struct rx_lits *rx_prefilter_lits(const char *pattern, size_t len)
 
 struct rx_lits *rx_prefilter_lits_absent(const char *pattern, size_t len, const bool absent[256])
 {
-    struct parser ps = {.p = (const unsigned char *)pattern, .n = len, .absent = absent};
-    struct node *root = malloc(sizeof *root);
-    struct rx_lits *out = NULL;
-    if (!root)
+    struct scratch *scr = scratch_new();
+    if (!scr)
         return NULL;
-    parse_alt(&ps, root);
-    if (ps.fail || ps.i != ps.n)
-        goto done;
-    if (root->never) {
-        /* nothing can match a subject without the absent bytes: the empty
-         * set (no literal can be found, so such a subject is rejected) */
-        out = calloc(1, sizeof *out);
-        goto done;
-    }
-    if (req_score(&root->req) <= 0)
-        goto done;
-    for (size_t i = 0; i < root->req.n; i++)
-        if (root->req.v[i].n == 1 && !rare_byte(root->req.v[i].s[0]))
-            goto done; /* a common single byte would pass almost every value */
-    out = malloc(sizeof *out);
-    if (!out)
-        goto done;
-    out->n = root->req.n;
-    out->bos = root->req.bos;
-    for (size_t i = 0; i < root->req.n; i++) {
-        memcpy(out->v[i].s, root->req.v[i].s, root->req.v[i].n);
-        out->v[i].n = root->req.v[i].n;
-    }
-done:
-    free(root);
+    struct rx_lits *out = analyse(pattern, len, absent, scr, NULL, NULL);
+    scratch_free(scr);
     return out;
 }
 

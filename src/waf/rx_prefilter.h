@@ -49,6 +49,9 @@ struct rx_lits *rx_prefilter_lits_absent(const char *pattern, size_t len, const 
  * returns how many it filled (each is malloc'd, free() them). */
 #define RX_TIERS 3
 void rx_tier_table(uint8_t tier[256]);
+/* The order "better" means above: higher is better (longer shortest
+ * literal, then fewer literals; an empty set beats everything). */
+long rx_lits_score(const struct rx_lits *l);
 size_t rx_prefilter_lits_tiers(const char *pattern, size_t len, struct rx_lits *out[RX_TIERS + 1]);
 
 #endif

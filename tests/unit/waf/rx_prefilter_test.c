@@ -189,6 +189,74 @@ static size_t load_patterns(char ***out)
     return n;
 }
 
+static bool lits_equal(const struct rx_lits *a, const struct rx_lits *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->bos != b->bos || a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].n != b->v[i].n || memcmp(a->v[i].s, b->v[i].s, a->v[i].n) != 0)
+            return false;
+    return true;
+}
+
+/* rx_prefilter_lits_tiers skips tiers and reuses group results between
+ * them: it must give what separate analyses under each tier's assumption
+ * give, kept when better than every lower tier's */
+static void check_tiers(struct t_ctx *t, const char *re)
+{
+    uint8_t tt[256];
+    rx_tier_table(tt);
+    struct rx_lits *l[RX_TIERS + 1];
+    size_t got = rx_prefilter_lits_tiers(re, strlen(re), l), want_got = 0;
+    long best = -1;
+    for (int k = 0; k <= RX_TIERS; k++) {
+        bool absent[256];
+        for (int c = 0; c < 256; c++)
+            absent[c] = tt[c] <= k;
+        struct rx_lits *one = rx_prefilter_lits_absent(re, strlen(re), k ? absent : NULL);
+        if (one && rx_lits_score(one) <= best) {
+            free(one);
+            one = NULL;
+        }
+        if (one) {
+            best = rx_lits_score(one);
+            want_got++;
+        }
+        if (!lits_equal(l[k], one))
+            t_fail(t, __FILE__, __LINE__, "tier %d of /%.80s/ differs from a separate analysis", k, re);
+        free(one);
+    }
+    CHECK_INT(got, want_got);
+    free_tiers(l);
+}
+
+TEST(rx_prefilter_tiers_equal_separate_analyses)
+{
+    static const char *const res[] = {
+        /* groups with and without assumed-absent bytes, nested */
+        "(?:abc|d'e)(?:x;y|zz)(?:qq(?:r\\s|tt))",
+        "((?:ab[;|]cd)ef(gh))\\(ij\\)(?:k\\tl|mn)",
+        "(?i)(?:c[\\\\'\"]*a[\\\\'\"]*t|w[\\\\'\"]*get)\\b(?:\\s*;|=x)",
+        /* flags set inside a group outlive it */
+        "(?:(?x) a b # c\n )d e(?-x: f g)h",
+        "(?:(?m)x)(?:^|;)ls",
+        /* lookarounds, alternatives that match nothing without the bytes */
+        "(?=a;)(?!b)c(?:[;|&]|\\$\\()\\s*(?:id|whoami)",
+        "(?:[\\n\\r;`]|\\|\\|?)[\\s\\x0b]*x(?:<y>|z)",
+    };
+    for (size_t i = 0; i < sizeof res / sizeof res[0]; i++)
+        check_tiers(t, res[i]);
+    char **pats;
+    size_t np = load_patterns(&pats);
+    for (size_t i = 0; i < np; i++) {
+        check_tiers(t, pats[i]);
+        free(pats[i]);
+    }
+    free(pats);
+}
+
 TEST(rx_prefilter_never_rejects_a_crs_match)
 {
     char **pats;
