@@ -459,18 +459,26 @@ static int xf_remove_comments_char(struct arena *a, const char *in, size_t n, co
  * algorithm below with its write cursor equal to its read cursor: a byte
  * is only rewritten, skipped or backed over at a separator that follows a
  * separator ("//"; for Win any '\\', which becomes '/'), or at a '.' that
- * ends the value or precedes a '/' (".", "..", and quirks like "x../").
- * Without those the cursors never part, the leading-separator rule for
- * relative paths never fires (the first byte is not a separator), and the
- * trailing separator is kept or absent exactly as in the input. */
+ * ends the value or precedes a '/' and is a segment of its own or ends a
+ * ".." (".", "..", "/./", and quirks like "x../"); a "word." ending a
+ * sentence is copied. Without those the cursors never part, the
+ * leading-separator rule for relative paths never fires (the first byte is
+ * not a separator), and the trailing separator is kept or absent exactly
+ * as in the input. */
+static bool dot_is_segment(const unsigned char *s, size_t i)
+{
+    return i == 0 || s[i - 1] == '.' || s[i - 1] == '/';
+}
+
 static bool path_is_normal(bool win, const unsigned char *s, size_t n)
 {
-    if (s[n - 1] == '.')
+    if (s[n - 1] == '.' && dot_is_segment(s, n - 1))
         return false;
     if (win && xf_next(s, 0, n, '\\') < n)
         return false;
     for (size_t i = xf_next(s, 0, n, '/'); i < n; i = xf_next(s, i + 1, n, '/'))
-        if ((i > 0 && s[i - 1] == '.') || (i + 1 < n && s[i + 1] == '/'))
+        if ((i > 0 && s[i - 1] == '.' && dot_is_segment(s, i - 1)) ||
+            (i + 1 < n && s[i + 1] == '/'))
             return false;
     return true;
 }
