@@ -327,6 +327,23 @@ static inline long long to_num(const char *s, size_t n) { return waf_num(s, n); 
 /* ---- macro expansion -------------------------------------------------- */
 
 
+/* The pieces (total bytes in all) copied one after another into the
+ * arena, NUL-terminated; p NULL on OOM. */
+static struct str join_pieces(struct waf_tx *tx, const struct str *piece, size_t np,
+                              size_t total)
+{
+    char *s = arena_alloc(tx->a, total + 1);
+    if (!s)
+        return (struct str){NULL, 0};
+    size_t at = 0;
+    for (size_t i = 0; i < np; i++) {
+        memcpy(s + at, piece[i].p, piece[i].n);
+        at += piece[i].n;
+    }
+    s[at] = '\0';
+    return str_make(s, at);
+}
+
 static struct str expand(struct waf_tx *tx, const struct macro *m)
 {
     if (!m)
@@ -351,15 +368,9 @@ static struct str expand(struct waf_tx *tx, const struct macro *m)
         struct str v = STR_LIT("");
         if (np == MAXP) {
             /* a very long template: fold what we have into one piece */
-            char *acc = arena_alloc(tx->a, total + 1);
-            if (!acc)
+            piece[0] = join_pieces(tx, piece, np, total);
+            if (!piece[0].p)
                 return STR_LIT("");
-            size_t at = 0;
-            for (size_t k = 0; k < np; k++) {
-                memcpy(acc + at, piece[k].p, piece[k].n);
-                at += piece[k].n;
-            }
-            piece[0] = str_make(acc, at);
             np = 1;
         }
         if (!p->is_var) {
@@ -391,16 +402,8 @@ static struct str expand(struct waf_tx *tx, const struct macro *m)
         piece[np++] = v;
         total += v.n;
     }
-    char *s = arena_alloc(tx->a, total + 1);
-    if (!s)
-        return STR_LIT("");
-    size_t at = 0;
-    for (size_t i = 0; i < np; i++) {
-        memcpy(s + at, piece[i].p, piece[i].n);
-        at += piece[i].n;
-    }
-    s[at] = '\0';
-    return str_make(s, at);
+    struct str out = join_pieces(tx, piece, np, total);
+    return out.p ? out : STR_LIT("");
 }
 
 /* ---- operators ------------------------------------------------------------ */
