@@ -836,8 +836,9 @@ int xform_apply(enum xform_id id, const struct xform_env *env, struct arena *a, 
 
 /* ---- what can change a value ------------------------------------------
  * Each set below follows from the function's own "first byte it would
- * change" test above (or in transforms_decode.c); the unit test checks
- * them against the functions on random text made of the other bytes. */
+ * change" test above (or in transforms_decode.c), from its own table where
+ * it has one; the unit test checks them against the functions on random
+ * text made of the other bytes. */
 static void set_bytes(uint8_t set[256], const char *bytes)
 {
     for (; *bytes; bytes++)
@@ -852,7 +853,6 @@ static void set_range(uint8_t set[256], unsigned lo, unsigned hi)
 
 enum xform_trigger xform_triggers(enum xform_id id, uint8_t set[256])
 {
-    static const char ws[] = " \t\n\v\f\r";
     memset(set, 0, 256);
     switch (id) {
     case XF_NONE:
@@ -877,14 +877,13 @@ enum xform_trigger xform_triggers(enum xform_id id, uint8_t set[256])
         set_range(set, 0x80, 0xff);
         return XT_BYTES;
     case XF_REMOVENULLS: case XF_REPLACENULLS:
-        set[0] = 1;
+        memcpy(set, nul_tab, 256);
         return XT_BYTES;
     case XF_REMOVEWHITESPACE:
-        set_bytes(set, ws);
-        set[0xa0] = set[0xc2] = 1;
+        memcpy(set, rw_drop, 256);
         return XT_BYTES;
     case XF_COMPRESSWHITESPACE: case XF_TRIM: case XF_TRIMLEFT: case XF_TRIMRIGHT:
-        set_bytes(set, ws);
+        memcpy(set, space_tab, 256); /* is_space() too */
         return XT_BYTES;
     case XF_REPLACECOMMENTS: /* "/" "*" opens the only comment */
         set_bytes(set, "*");
@@ -898,9 +897,11 @@ enum xform_trigger xform_triggers(enum xform_id id, uint8_t set[256])
     case XF_NORMALIZEPATHWIN:
         set_bytes(set, "/.\\");
         return XT_BYTES;
-    case XF_CMDLINE: /* cl_class (its '/' and '(' act only after a space), and it lowercases */
-        set_bytes(set, "\"'\\^,;");
-        set_bytes(set, ws);
+    case XF_CMDLINE:
+        /* cl_class but the letters (it lowercases) and the bytes that act
+         * only after a space ('/' and '('): then the space is in the set */
+        for (int c = 0; c < 256; c++)
+            set[c] = (cl_class[c] == 1 && !(c >= 'A' && c <= 'Z')) || c == ' ';
         return XT_CASE;
     case XF_PARITYZERO7BIT:
         set_range(set, 0x80, 0xff);
